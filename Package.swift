@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+// Scorpio Provider: an overlay of a lazily loaded git commit, a change-list layer and a writable
+// upper directory, served over /dev/fuse (HostFUSE) and vhost-user virtiofs (VirtioFSBridge).
+// Imports only go downward: Provider → HostFUSE/Overlay → FUSEWire; everything with syscalls →
+// ScorpioSys → CScorpioLinux.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "scorpio-provider",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scorpio-provider", targets: ["Provider"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .target(name: "CScorpioLinux"),
+        .target(
+            name: "ScorpioSys",
+            dependencies: ["CScorpioLinux", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict),
+        .target(
+            name: "FUSEWire",
+            dependencies: [
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "HostFUSE",
+            dependencies: ["FUSEWire", "ScorpioSys", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .target(
+            name: "Overlay",
+            dependencies: ["FUSEWire", "ScorpioSys", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "Provider",
+            dependencies: [
+                "HostFUSE", "Overlay", "FUSEWire", "ScorpioSys",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "FUSEWireTests", dependencies: ["FUSEWire"], swiftSettings: strict),
+        .testTarget(name: "OverlayTests", dependencies: ["Overlay", "FUSEWire", "ScorpioSys"], swiftSettings: strict),
+        .testTarget(name: "IntegrationTests", dependencies: ["ScorpioSys"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,74 @@
+// Thin C wrappers for Linux calls Swift cannot import directly: variadic ioctl(), calls and
+// constants that glibc only declares under _GNU_SOURCE, macros (makedev, CMSG_*), and the
+// dirent name field. The header uses only plain C types so it never depends on which glibc
+// feature macros the Swift importer saw; the implementation defines _GNU_SOURCE itself.
+#ifndef CSCORPIOLINUX_H
+#define CSCORPIOLINUX_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/// ioctl(2) with a pointer argument.
+int scorpio_ioctl_ptr(int fd, unsigned long request, void *arg);
+/// renameat2(2); flags are RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4).
+int scorpio_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+/// copy_file_range(2).
+ssize_t scorpio_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
+/// fallocate(2).
+int scorpio_fallocate(int fd, int mode, int64_t offset, int64_t len);
+/// mount(2) and umount2(2).
+int scorpio_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
+int scorpio_umount2(const char *target, int flags);
+/// Receives one file descriptor passed with SCM_RIGHTS (fusermount3's _FUSE_COMMFD protocol).
+/// Returns the fd, or -1 with errno set (ENODATA when the message carried none).
+int scorpio_recv_fd(int sock);
+/// Sends bytes plus up to `nfds` descriptors with SCM_RIGHTS in one sendmsg(2).
+ssize_t scorpio_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// Receives bytes plus up to `maxfds` descriptors; `*nfds` receives how many arrived.
+ssize_t scorpio_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+
+/// Name field of a struct dirent returned by readdir(3).
+const char *scorpio_dirent_name(const void *dirent);
+/// d_type and d_ino of a struct dirent.
+unsigned char scorpio_dirent_type(const void *dirent);
+uint64_t scorpio_dirent_ino(const void *dirent);
+
+/// makedev(3), major(3), minor(3).
+uint64_t scorpio_makedev(unsigned int major, unsigned int minor);
+unsigned int scorpio_major(uint64_t dev);
+unsigned int scorpio_minor(uint64_t dev);
+
+/// Constants glibc hides behind _GNU_SOURCE.
+int scorpio_o_path(void);
+int scorpio_o_tmpfile(void);
+int scorpio_o_direct(void);
+int scorpio_o_noatime(void);
+int scorpio_seek_data(void);
+int scorpio_seek_hole(void);
+
+/// Extended attributes on a path without following a final symlink (l*xattr(2)).
+ssize_t scorpio_lgetxattr(const char *path, const char *name, void *value, size_t size);
+int scorpio_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+ssize_t scorpio_llistxattr(const char *path, char *list, size_t size);
+int scorpio_lremovexattr(const char *path, const char *name);
+ssize_t scorpio_fgetxattr(int fd, const char *name, void *value, size_t size);
+int scorpio_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+ssize_t scorpio_flistxattr(int fd, char *list, size_t size);
+
+/// eventfd(2) and memfd_create(2) for the vhost-user transport.
+int scorpio_eventfd(unsigned int initval, int flags);
+int scorpio_memfd_create(const char *name, unsigned int flags);
+
+/// posix_spawnp(3) of `file` with `argv`/`envp` (NULL-terminated). When `fd_from` >= 0 it is
+/// dup2()ed to `fd_to` in the child (the only descriptor passed beyond stdio). `new_session`
+/// starts the child in its own session (POSIX_SPAWN_SETSID). Returns 0 or an errno value.
+int scorpio_spawn(const char *file, char *const argv[], char *const envp[], int fd_from, int fd_to, int new_session, pid_t *pid);
+
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (threads created later
+/// inherit the mask), so that one thread can take them with `scorpio_wait_signal`.
+int scorpio_block_termination_signals(void);
+/// sigwait(3) for the signals blocked above; returns the signal number.
+int scorpio_wait_signal(void);
+
+#endif

@@ -1,0 +1,138 @@
+// The request dispatcher shared by every transport: decode, call the filesystem, encode the
+// reply into the caller's buffer, hand it to the caller's sink. It never sees a file descriptor
+// of /dev/fuse or a virtqueue (fuse-backend-rs `handle_message(Reader, Writer)`).
+import Logging
+import Synchronization
+import SystemPackage
+
+/// Where a finished reply goes: /dev/fuse, a virtqueue, or a test.
+public protocol ReplySink {
+    /// Delivers one complete reply message. Failures are the transport's to log.
+    func send(_ reply: UnsafeRawBufferPointer)
+}
+
+/// What the transport should do after a request.
+public enum DispatchOutcome: Sendable, Equatable {
+    case proceed
+    /// FUSE_DESTROY was handled: the session is over.
+    case destroyed
+}
+
+/// Decodes requests, calls a `FileSystem`, encodes replies. Safe to call from many threads.
+public final class Dispatcher<FS: FileSystem>: Sendable {
+    public let fileSystem: FS
+    public let configuration: InitConfiguration
+    let logger: Logger
+    /// Registers passthrough backing files; nil when the transport cannot (virtiofs).
+    let registrar: (any BackingFileRegistrar)?
+    let negotiatedState = Mutex<Negotiated?>(nil)
+    /// Set once INIT was answered; read on every request without taking the lock.
+    let initialized = Atomic<Bool>(false)
+    let passthroughActive = Atomic<Bool>(false)
+
+    public init(fileSystem: FS, configuration: InitConfiguration, registrar: (any BackingFileRegistrar)?, logger: Logger) {
+        self.fileSystem = fileSystem
+        self.configuration = configuration
+        self.registrar = registrar
+        self.logger = logger
+    }
+
+    /// What INIT agreed on, once it happened.
+    public var negotiated: Negotiated? { negotiatedState.withLock { $0 } }
+
+    /// The size a transport's read buffer must have for the largest request (a maximal WRITE).
+    public var requiredRequestBufferSize: Int { Int(configuration.maxWrite) + 4096 }
+
+    /// Handles one request message and sends its reply (if the opcode has one) through `sink`.
+    /// `replyBuffer` must hold at least `requiredRequestBufferSize` bytes.
+    public func handle(_ message: UnsafeRawBufferPointer, replyBuffer: UnsafeMutableRawBufferPointer,
+                       sink: some ReplySink) -> DispatchOutcome {
+        let request: FUSERequest
+        do {
+            request = try FUSERequest.decode(message)
+        } catch {
+            rejectMalformed(message, error: error, replyBuffer: replyBuffer, sink: sink)
+            return .proceed
+        }
+        let header = request.header
+        if logger.logLevel <= .trace {
+            let name = FUSEOpcode(rawValue: header.opcode)?.kernelName ?? "opcode-\(header.opcode)"
+            logger.trace("fuse request op=\(name) nodeid=\(header.nodeID.rawValue) unique=\(header.unique.rawValue)")
+        }
+        var writer = ReplyWriter(buffer: replyBuffer, unique: header.unique)
+        if case .initialize(let major, let minor, let readahead, let flags) = request.body {
+            initialize(major: major, minor: minor, readahead: readahead, flags: flags, writer: &writer, sink: sink)
+            return .proceed
+        }
+        guard initialized.load(ordering: .acquiring) else {
+            sink.send(writer.finishError(Errno.ioError.rawValue))  // requests before INIT: EIO, as libfuse does
+            return .proceed
+        }
+        let ctx = RequestContext(uid: header.uid, gid: header.gid, pid: header.pid,
+                                 passthrough: passthroughActive.load(ordering: .relaxed) ? registrar : nil)
+        do {
+            switch try perform(request, ctx: ctx, writer: &writer) {
+            case .reply: sink.send(writer.finish())
+            case .noReply: break
+            case .destroy:
+                sink.send(writer.finish())
+                return .destroyed
+            }
+        } catch {
+            if error == .ioError || error == .noFunction && request.isImplemented {
+                logger.warning("fuse request failed", metadata: ["fuse.opcode": "\(header.opcode)", "inode": "\(header.nodeID)", "errno": "\(error)"])
+            }
+            sink.send(writer.finishError(error.rawValue))
+        }
+        return .proceed
+    }
+
+    /// A request that failed to decode: EINVAL if its header was readable, else dropped.
+    private func rejectMalformed(_ message: UnsafeRawBufferPointer, error: FUSEWireError,
+                                 replyBuffer: UnsafeMutableRawBufferPointer, sink: some ReplySink) {
+        var reader = ByteReader(message)
+        guard let header = try? InHeader.decode(&reader) else {
+            logger.warning("dropped unreadable fuse request", metadata: ["bytes": "\(message.count)", "error": "\(error)"])
+            return
+        }
+        logger.warning("malformed fuse request", metadata: ["fuse.opcode": "\(header.opcode)", "fuse.unique": "\(header.unique.rawValue)", "error": "\(error)"])
+        // FORGET and BATCH_FORGET must never be answered, even when broken.
+        if header.opcode == FUSEOpcode.forget.rawValue || header.opcode == FUSEOpcode.batchForget.rawValue { return }
+        var writer = ReplyWriter(buffer: replyBuffer, unique: header.unique)
+        sink.send(writer.finishError(Errno.invalidArgument.rawValue))
+    }
+
+    private func initialize(major: UInt32, minor: UInt32, readahead: UInt32, flags: UInt64,
+                            writer: inout ReplyWriter, sink: some ReplySink) {
+        guard major == 7 else {
+            // A newer major: answer with ours only, and the kernel retries or gives up.
+            writer.put(UInt32(7)); writer.put(InitConfiguration.implementedMinor)
+            sink.send(writer.finish())
+            return
+        }
+        guard minor >= InitConfiguration.minimumMinor else {
+            logger.error("kernel FUSE protocol 7.\(minor) is older than the 7.\(InitConfiguration.minimumMinor) we need")
+            sink.send(writer.finishError(Errno.protocolNotSupported.rawValue))
+            return
+        }
+        var result = configuration.negotiate(kernelMinor: minor, offered: InitFlags(rawValue: flags), maxReadahead: readahead)
+        if registrar == nil { result.flags.remove(.passthrough) }
+        writer.initOut(result, configuration: configuration)
+        negotiatedState.withLock { $0 = result }
+        passthroughActive.store(result.passthrough, ordering: .relaxed)
+        initialized.store(true, ordering: .releasing)
+        logger.info("fuse session initialized", metadata: [
+            "protocol": "7.\(result.minor)", "kernel": "7.\(minor)", "passthrough": "\(result.passthrough)",
+            "writeback_cache": "\(result.flags.contains(.writebackCache))",
+        ])
+        sink.send(writer.finish())
+    }
+}
+
+extension FUSERequest {
+    /// False for opcodes we answer ENOSYS on purpose (so their ENOSYS is not logged).
+    var isImplemented: Bool {
+        if case .unsupported = body { return false }
+        return true
+    }
+}

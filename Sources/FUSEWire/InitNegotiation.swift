@@ -1,0 +1,88 @@
+// FUSE_INIT: what we ask the kernel for, given what it offers (fuse_init_in.flags/flags2) and
+// how the mount was configured. The result is the 64-byte struct fuse_init_out.
+
+/// FUSE_INIT flag bits (flags | flags2 << 32 in fuse_init_in/fuse_init_out).
+public struct InitFlags: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static let asyncRead = InitFlags(rawValue: 1 << 0)
+    public static let atomicOTrunc = InitFlags(rawValue: 1 << 3)
+    public static let exportSupport = InitFlags(rawValue: 1 << 4)
+    public static let bigWrites = InitFlags(rawValue: 1 << 5)
+    public static let autoInvalData = InitFlags(rawValue: 1 << 12)
+    public static let doReaddirplus = InitFlags(rawValue: 1 << 13)
+    public static let readdirplusAuto = InitFlags(rawValue: 1 << 14)
+    public static let asyncDIO = InitFlags(rawValue: 1 << 15)
+    public static let writebackCache = InitFlags(rawValue: 1 << 16)
+    public static let parallelDirops = InitFlags(rawValue: 1 << 18)
+    public static let maxPages = InitFlags(rawValue: 1 << 22)
+    public static let cacheSymlinks = InitFlags(rawValue: 1 << 23)
+    public static let initExt = InitFlags(rawValue: 1 << 30)
+    public static let passthrough = InitFlags(rawValue: 1 << 37)
+}
+
+/// How a session wants INIT answered.
+public struct InitConfiguration: Sendable {
+    /// Largest WRITE payload; also sets max_pages.
+    public var maxWrite: UInt32 = 1 << 20
+    public var maxBackground: UInt16 = 64
+    public var congestionThreshold: UInt16 = 48
+    public var writebackCache = false
+    public var passthrough = true
+    public var timeouts = CacheTimeouts()
+
+    public init() {}
+}
+
+/// The outcome of INIT: what was agreed, for the dispatcher to remember.
+public struct Negotiated: Sendable, Equatable {
+    public var minor: UInt32
+    public var flags: InitFlags
+    public var maxWrite: UInt32
+    public var maxReadahead: UInt32
+    public var passthrough: Bool { flags.contains(.passthrough) }
+
+    public init(minor: UInt32, flags: InitFlags, maxWrite: UInt32, maxReadahead: UInt32) {
+        self.minor = minor; self.flags = flags; self.maxWrite = maxWrite; self.maxReadahead = maxReadahead
+    }
+}
+
+extension InitConfiguration {
+    /// The oldest kernel protocol we serve: 7.31 (Linux 5.8) has everything we rely on but
+    /// passthrough, which is negotiated separately.
+    public static let minimumMinor: UInt32 = 31
+    /// The protocol we implement (7.40 added passthrough, the newest layout we use).
+    public static let implementedMinor: UInt32 = 40
+
+    /// Chooses our flags from the kernel's offer. Passthrough and writeback caching exclude each
+    /// other: the kernel refuses passthrough when FUSE_WRITEBACK_CACHE is set (fs/fuse/inode.c,
+    /// process_init_reply), so asking for writeback cache turns passthrough off.
+    public func negotiate(kernelMinor: UInt32, offered: InitFlags, maxReadahead: UInt32) -> Negotiated {
+        var wanted: InitFlags = [.asyncRead, .atomicOTrunc, .exportSupport, .bigWrites, .autoInvalData,
+                                 .doReaddirplus, .readdirplusAuto, .asyncDIO, .parallelDirops, .maxPages,
+                                 .cacheSymlinks, .initExt]
+        if writebackCache { wanted.insert(.writebackCache) }
+        else if passthrough { wanted.insert(.passthrough) }
+        var flags = wanted.intersection(offered)
+        if !flags.contains(.initExt) { flags.remove(.passthrough) }
+        return Negotiated(minor: min(kernelMinor, Self.implementedMinor), flags: flags, maxWrite: maxWrite,
+                          maxReadahead: maxReadahead)
+    }
+}
+
+extension ReplyWriter {
+    /// struct fuse_init_out (64 bytes).
+    public mutating func initOut(_ n: Negotiated, configuration c: InitConfiguration) {
+        put(UInt32(7)); put(n.minor)
+        put(n.maxReadahead)                                   // max_readahead: the kernel's
+        put(UInt32(truncatingIfNeeded: n.flags.rawValue))     // flags
+        put(c.maxBackground); put(c.congestionThreshold)
+        put(n.maxWrite)
+        put(UInt32(1))                                        // time_gran: nanoseconds
+        put(UInt16((n.maxWrite + 4095) / 4096))               // max_pages
+        put(UInt16(0))                                        // map_alignment
+        put(UInt32(truncatingIfNeeded: n.flags.rawValue >> 32)) // flags2
+        put(UInt32(n.passthrough ? 1 : 0))                    // max_stack_depth
+        zeros(24)                                             // unused[6]
+    }
+}

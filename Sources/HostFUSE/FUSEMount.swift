@@ -1,0 +1,122 @@
+// Mounting a FUSE connection on a directory. As root we call mount(2) ourselves (the fd= option
+// ties the mount to our /dev/fuse descriptor); as any other user we ask fusermount3, libfuse's
+// setuid helper, which opens /dev/fuse, mounts, and passes the descriptor back over a socket
+// named by _FUSE_COMMFD.
+import CScorpioLinux
+import Glibc
+import ScorpioSys
+import SystemPackage
+
+/// Why a mount could not be set up; each case names the step.
+public struct MountSetupError: Error, CustomStringConvertible {
+    public let step: String
+    public let errno: Errno?
+    public let detail: String
+
+    public var description: String {
+        if let errno { return "\(step) failed: \(detail.isEmpty ? "" : detail + ": ")\(errno) (\(errnoName(errno)))" }
+        return "\(step) failed: \(detail)"
+    }
+}
+
+/// The symbolic name of an errno for one-line error messages ("EPERM").
+public func errnoName(_ e: Errno) -> String {
+    switch e {
+    case .permissionDenied: "EACCES"
+    case .notPermitted: "EPERM"
+    case .noSuchFileOrDirectory: "ENOENT"
+    case .resourceBusy: "EBUSY"
+    case .invalidArgument: "EINVAL"
+    case .notDirectory: "ENOTDIR"
+    case .socketNotConnected: "ENOTCONN"
+    case .operationNotSupportedByDevice: "ENODEV"
+    default: "errno \(e.rawValue)"
+    }
+}
+
+/// Options of the FUSE mount.
+public struct MountOptions: Sendable {
+    public var fsName = "scorpio"
+    public var subtype = "scorpio"
+    /// Let the kernel check permissions from our attributes (we run as root for others).
+    public var defaultPermissions = true
+    /// Let users other than the mounter in (needs root, or user_allow_other for fusermount3).
+    public var allowOther = true
+    public init() {}
+}
+
+/// A mounted FUSE connection.
+public struct FUSEMount: Sendable {
+    public let device: FUSEDevice
+    public let mountPoint: String
+    /// Whether fusermount3 made the mount (then it must also unmount it).
+    public let viaHelper: Bool
+
+    /// Opens /dev/fuse and mounts it on `mountPoint`.
+    public static func mount(at mountPoint: String, options: MountOptions) throws(MountSetupError) -> FUSEMount {
+        if geteuid() == 0 {
+            return try mountDirectly(at: mountPoint, options: options)
+        }
+        return try mountWithHelper(at: mountPoint, options: options)
+    }
+
+    private static func mountDirectly(at mountPoint: String, options: MountOptions) throws(MountSetupError) -> FUSEMount {
+        let device: FUSEDevice
+        do { device = try FUSEDevice.open() } catch {
+            throw MountSetupError(step: "open /dev/fuse", errno: error, detail: "")
+        }
+        var data = "fd=\(device.descriptor.rawValue),rootmode=40000,user_id=\(getuid()),group_id=\(getgid())"
+        if options.defaultPermissions { data += ",default_permissions" }
+        if options.allowOther { data += ",allow_other" }
+        do {
+            try MountCalls.mount(source: options.fsName, target: mountPoint, type: "fuse.\(options.subtype)",
+                                 flags: MountCalls.noSuid | MountCalls.noDev, data: data)
+        } catch {
+            device.descriptor.closeQuietly()
+            throw MountSetupError(step: "mount", errno: error, detail: mountPoint)
+        }
+        return FUSEMount(device: device, mountPoint: mountPoint, viaHelper: false)
+    }
+
+    private static func mountWithHelper(at mountPoint: String, options: MountOptions) throws(MountSetupError) -> FUSEMount {
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
+            throw MountSetupError(step: "socketpair", errno: Errno(rawValue: Glibc.errno), detail: "")
+        }
+        defer { close(pair[0]); close(pair[1]) }
+        var opts = "fsname=\(options.fsName),subtype=\(options.subtype)"
+        if options.defaultPermissions { opts += ",default_permissions" }
+        if options.allowOther { opts += ",allow_other" }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(["fusermount3", "-o", opts, "--", mountPoint],
+                                           environment: currentEnvironment() + ["_FUSE_COMMFD=3"],
+                                           passing: FileDescriptor(rawValue: pair[1]), as: 3)
+        } catch {
+            throw MountSetupError(step: "run fusermount3", errno: error, detail: "is the fuse3 package installed?")
+        }
+        close(pair[1]); pair[1] = -1
+        let fd = scorpio_recv_fd(pair[0])
+        let status = (try? child.wait()) ?? -1
+        guard fd >= 0 else {
+            throw MountSetupError(step: "fusermount3", errno: nil, detail: "it exited with status \(status) without a mount")
+        }
+        return FUSEMount(device: FUSEDevice(descriptor: FileDescriptor(rawValue: fd)), mountPoint: mountPoint, viaHelper: true)
+    }
+
+    /// Unmounts `mountPoint`. `lazy` detaches it even while it is busy or its daemon is dead.
+    public static func unmount(_ mountPoint: String, lazy: Bool) throws(MountSetupError) {
+        if geteuid() == 0 {
+            do { try MountCalls.unmount(mountPoint, flags: lazy ? MountCalls.detach : 0) } catch {
+                throw MountSetupError(step: "umount", errno: error, detail: mountPoint)
+            }
+            return
+        }
+        let arguments = ["fusermount3", lazy ? "-uz" : "-u", "--", mountPoint]
+        let status: Int32
+        do { status = try ChildProcess.spawn(arguments, environment: currentEnvironment()).wait() } catch {
+            throw MountSetupError(step: "run fusermount3", errno: error, detail: "")
+        }
+        guard status == 0 else { throw MountSetupError(step: "fusermount3 -u", errno: nil, detail: "exit status \(status)") }
+    }
+}

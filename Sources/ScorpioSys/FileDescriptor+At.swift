@@ -1,0 +1,158 @@
+// Path operations relative to a directory descriptor (the *at(2) family). The overlay keeps one
+// descriptor per layer root and addresses every file by a path relative to it, so it never holds
+// a descriptor per known inode (RLIMIT_NOFILE is 20,000 here and cannot be raised).
+import CScorpioLinux
+import Glibc
+import SystemPackage
+
+/// Flags for `renameat2(2)`.
+public struct RenameFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// RENAME_NOREPLACE
+    public static let noReplace = RenameFlags(rawValue: 1)
+    /// RENAME_EXCHANGE
+    public static let exchange = RenameFlags(rawValue: 2)
+    /// RENAME_WHITEOUT
+    public static let whiteout = RenameFlags(rawValue: 4)
+}
+
+extension FileDescriptor {
+    /// O_PATH, which glibc only declares with _GNU_SOURCE.
+    public static let pathOnlyFlag: Int32 = scorpio_o_path()
+    /// O_TMPFILE.
+    public static let tmpFileFlag: Int32 = scorpio_o_tmpfile()
+
+    /// fstatat(2); `followSymlinks: false` is AT_SYMLINK_NOFOLLOW. An empty path stats the fd itself.
+    public func stat(at path: [UInt8], followSymlinks: Bool = false) throws(Errno) -> FileStat {
+        var st = Glibc.stat()
+        let flags = (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW) | (path.isEmpty ? atEmptyPath : 0)
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fstatat(rawValue, p, &st, flags) } }
+        return FileStat(st)
+    }
+
+    /// fstat(2).
+    public func stat() throws(Errno) -> FileStat {
+        var st = Glibc.stat()
+        try retryingVoid { fstat(rawValue, &st) }
+        return FileStat(st)
+    }
+
+    /// openat(2) with O_CLOEXEC always added. Returns the new descriptor; the caller closes it.
+    public func open(at path: [UInt8], flags: Int32, mode: UInt32 = 0) throws(Errno) -> FileDescriptor {
+        let fd = try withCPath(path) { (p) throws(Errno) in
+            try retrying { openat(rawValue, p, flags | O_CLOEXEC, mode_t(mode)) }
+        }
+        return FileDescriptor(rawValue: fd)
+    }
+
+    /// mkdirat(2).
+    public func makeDirectory(at path: [UInt8], mode: UInt32) throws(Errno) {
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { mkdirat(rawValue, p, mode_t(mode)) } }
+    }
+
+    /// mknodat(2).
+    public func makeNode(at path: [UInt8], mode: UInt32, device: UInt64) throws(Errno) {
+        try withCPath(path) { (p) throws(Errno) in
+            try retryingVoid { mknodat(rawValue, p, mode_t(mode), dev_t(device)) }
+        }
+    }
+
+    /// symlinkat(2): creates `path` pointing at `target`.
+    public func makeSymlink(at path: [UInt8], target: [UInt8]) throws(Errno) {
+        try withCPath(target) { (t) throws(Errno) in
+            try withCPath(path) { (p) throws(Errno) in try retryingVoid { symlinkat(t, rawValue, p) } }
+        }
+    }
+
+    /// linkat(2) within this directory tree; never follows a final symlink.
+    public func link(from oldPath: [UInt8], to newPath: [UInt8]) throws(Errno) {
+        try withCPath(oldPath) { (o) throws(Errno) in
+            try withCPath(newPath) { (n) throws(Errno) in try retryingVoid { linkat(rawValue, o, rawValue, n, 0) } }
+        }
+    }
+
+    /// Gives an O_TMPFILE descriptor a name: linkat(2) through /proc/self/fd, which needs no
+    /// CAP_DAC_READ_SEARCH (atEmptyPath would).
+    public func linkAnonymous(_ file: FileDescriptor, to newPath: [UInt8]) throws(Errno) {
+        let procPath = Array("/proc/self/fd/\(file.rawValue)".utf8)
+        try withCPath(procPath) { (o) throws(Errno) in
+            try withCPath(newPath) { (n) throws(Errno) in
+                try retryingVoid { linkat(AT_FDCWD, o, rawValue, n, AT_SYMLINK_FOLLOW) }
+            }
+        }
+    }
+
+    /// unlinkat(2); `directory: true` is AT_REMOVEDIR.
+    public func remove(at path: [UInt8], directory: Bool) throws(Errno) {
+        try withCPath(path) { (p) throws(Errno) in
+            try retryingVoid { unlinkat(rawValue, p, directory ? AT_REMOVEDIR : 0) }
+        }
+    }
+
+    /// renameat2(2) within this directory tree.
+    public func rename(from oldPath: [UInt8], to newPath: [UInt8], flags: RenameFlags = []) throws(Errno) {
+        try withCPath(oldPath) { (o) throws(Errno) in
+            try withCPath(newPath) { (n) throws(Errno) in
+                try retryingVoid { scorpio_renameat2(rawValue, o, rawValue, n, flags.rawValue) }
+            }
+        }
+    }
+
+    /// readlinkat(2); returns the raw target bytes.
+    public func readLink(at path: [UInt8]) throws(Errno) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = try withCPath(path) { (p) throws(Errno) in
+            try typedErrno {
+                try buffer.withUnsafeMutableBytes { raw in
+                    try retrying { readlinkat(rawValue, p, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count) }
+                }
+            }
+        }
+        return Array(buffer[0..<count])
+    }
+
+    /// fchmodat(2). Linux cannot change a symlink's mode; callers never ask to.
+    public func changeMode(at path: [UInt8], to mode: UInt32) throws(Errno) {
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchmodat(rawValue, p, mode_t(mode), 0) } }
+    }
+
+    /// fchownat(2) with AT_SYMLINK_NOFOLLOW; UInt32.max leaves a field unchanged (as -1 does).
+    public func changeOwner(at path: [UInt8], uid: UInt32, gid: UInt32) throws(Errno) {
+        let flags = AT_SYMLINK_NOFOLLOW | (path.isEmpty ? atEmptyPath : 0)
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchownat(rawValue, p, uid, gid, flags) } }
+    }
+
+    /// utimensat(2) with AT_SYMLINK_NOFOLLOW. nil leaves a time unchanged (UTIME_OMIT);
+    /// `.now` sets it to the current time (UTIME_NOW).
+    public func setTimes(at path: [UInt8], access: TimeUpdate, modification: TimeUpdate) throws(Errno) {
+        var times = [access.timespecValue, modification.timespecValue]
+        let flags = AT_SYMLINK_NOFOLLOW | (path.isEmpty ? atEmptyPath : 0)
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { utimensat(rawValue, p, &times, flags) } }
+    }
+
+    /// The path /proc/self/fd/N/<path>, for calls that have no *at form (the l*xattr family).
+    public func procPath(_ path: [UInt8]) -> [UInt8] {
+        var result = Array("/proc/self/fd/\(rawValue)".utf8)
+        if !path.isEmpty {
+            result.append(UInt8(ascii: "/"))
+            result.append(contentsOf: path)
+        }
+        return result
+    }
+}
+
+/// A time to set with utimensat(2).
+public enum TimeUpdate: Sendable, Equatable {
+    case omit
+    case now
+    case time(TimeSpec)
+
+    var timespecValue: timespec {
+        switch self {
+        case .omit: timespec(tv_sec: 0, tv_nsec: Int((1 << 30) - 2))  // UTIME_OMIT
+        case .now: timespec(tv_sec: 0, tv_nsec: Int((1 << 30) - 1))  // UTIME_NOW
+        case .time(let t): t.timespecValue
+        }
+    }
+}
