@@ -82,3 +82,16 @@ public struct FileSystemStatistics: Sendable, Equatable {
         self.fragmentSize = fragmentSize
     }
 }
+
+extension FileDescriptor {
+    /// fchown(2).
+    public func changeOwnerOfDescriptor(uid: UInt32, gid: UInt32) throws(Errno) {
+        try retryingVoid { fchown(rawValue, uid, gid) }
+    }
+
+    /// futimens(3).
+    public func setTimesOfDescriptor(access: TimeUpdate, modification: TimeUpdate) throws(Errno) {
+        var times = [access.timespecValue, modification.timespecValue]
+        try retryingVoid { futimens(rawValue, &times) }
+    }
+}

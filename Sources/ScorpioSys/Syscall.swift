@@ -7,7 +7,7 @@ import SystemPackage
 /// Runs `body` until it returns something other than -1 with errno EINTR.
 /// Returns the result, or throws the errno of the failure.
 @inline(__always)
-package func retrying<T: FixedWidthInteger>(_ body: () -> T) throws(Errno) -> T {
+public func retrying<T: FixedWidthInteger>(_ body: () -> T) throws(Errno) -> T {
     while true {
         let result = body()
         if result != -1 { return result }
@@ -18,13 +18,13 @@ package func retrying<T: FixedWidthInteger>(_ body: () -> T) throws(Errno) -> T 
 
 /// Like `retrying`, for calls that return 0 on success and whose result carries no value.
 @inline(__always)
-package func retryingVoid(_ body: () -> Int32) throws(Errno) {
+public func retryingVoid(_ body: () -> Int32) throws(Errno) {
     _ = try retrying(body)
 }
 
 /// Calls `body` with a NUL-terminated copy of `path` (a byte path: names need not be UTF-8).
 @inline(__always)
-package func withCPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws(Errno) -> R) throws(Errno) -> R {
+public func withCPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws(Errno) -> R) throws(Errno) -> R {
     // SAFETY: the closure gets a pointer valid only for the duration of the call.
     var terminated = path
     terminated.append(0)
@@ -39,7 +39,7 @@ package func withCPath<R>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws
 /// Restores the typed error of a closure passed through a rethrowing standard-library call
 /// (`withUnsafeMutableBytes` and friends only rethrow `any Error`).
 @inline(__always)
-package func typedErrno<R>(_ body: () throws -> R) throws(Errno) -> R {
+public func typedErrno<R>(_ body: () throws -> R) throws(Errno) -> R {
     do { return try body() } catch let error as Errno { throw error } catch { throw .ioError }
 }
 

@@ -1,0 +1,193 @@
+// Copy-up: before anything in a lower layer changes, its visible copy is recreated in the
+// upper layer with data and metadata (mode, owner, times, xattrs), and so are its parent
+// directories. Files are built as an anonymous O_TMPFILE and linked into place only when
+// complete, so a crash never leaves a half-copied file under the real name. Data goes through
+// copy_file_range (reflinks or in-kernel copies where the filesystems allow) one data extent at
+// a time (SEEK_DATA/SEEK_HOLE), so sparse files stay sparse.
+import FUSEWire
+import ScorpioSys
+import SystemPackage
+
+extension OverlayFileSystem {
+    /// Makes sure `id` and all its ancestors live in the upper layer; returns its upper path.
+    /// Call with the namespace lock held. `withData: false` skips file contents (O_TRUNC opens).
+    @discardableResult
+    func copyUp(_ id: InodeNumber, withData: Bool = true) throws(Errno) -> [UInt8] {
+        // Ancestors first, from the root down.
+        var chain: [InodeNumber] = []
+        var current = id
+        while true {
+            let node: Node = try state.withLock { (s) throws(Errno) -> Node in
+                guard let node = s.table[current] else { throw .staleNFSFileHandle }
+                return node
+            }
+            if node.layer == 0 { break }
+            chain.append(current)
+            if current == .root { break }
+            current = node.parent
+        }
+        for nodeID in chain.reversed() {
+            try copyUpSingle(nodeID, withData: withData || nodeID != id)
+        }
+        return try locate(id).path
+    }
+
+    /// Copies one node whose parent is already in the upper layer.
+    private func copyUpSingle(_ id: InodeNumber, withData: Bool) throws(Errno) {
+        let (node, path) = try locate(id)
+        let source = layer(node.layer)
+        if let existing = try? upper.stat(path), !OverlayFormat.isWhiteout(existing) {
+            // Already there (a directory tree copied up by a rename): adopt it.
+            adoptUpper(id, stat: existing)
+            return
+        }
+        try copyObject(path, from: source, stat: try source.stat(path), withData: withData)
+        adoptUpper(id, stat: try upper.stat(path))
+        logger.debug("copied up", metadata: ["inode": "\(id)", "from": "\(source.name)"])
+    }
+
+    /// Records that a node's visible copy is now the upper one.
+    func adoptUpper(_ id: InodeNumber, stat: FileStat) {
+        state.withLock { s in
+            guard var updated = s.table[id], updated.layer != 0 else { return }
+            if updated.isDirectory { updated.lowerDirectories = [updated.layer] + updated.lowerDirectories }
+            updated.layer = 0
+            s.table[id] = updated
+            s.table.rekey(id, to: HostKey(layer: 0, device: stat.device, inode: stat.inode))
+        }
+    }
+
+    /// Creates the upper copy of `path` from `source` (a directory without its contents).
+    func copyObject(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool = true) throws(Errno) {
+        switch stat.fileType {
+        case .directory:
+            try upper.root.makeDirectory(at: path, mode: stat.permissions | 0o700)
+        case .regular:
+            try copyRegularFile(path, from: source, stat: stat, withData: withData)
+            return
+        case .symlink:
+            try upper.root.makeSymlink(at: path, target: try source.readLink(path))
+        default:
+            try upper.root.makeNode(at: path, mode: stat.mode, device: stat.rdev)
+        }
+        try copyMetadata(to: path, from: source, stat: stat)
+    }
+
+    /// Copies everything visible below the directory `path` (whose upper copy exists) into the
+    /// upper layer and marks it opaque, so the directory no longer depends on any lower layer.
+    /// Used before renaming a merged directory (the "copy-up" choice; overlayfs's alternative is
+    /// a redirect xattr).
+    func copyUpTree(_ path: [UInt8], layers: [LayerIndex]) throws(Errno) {
+        for entry in try mergedListing(path: path, layers: layers) {
+            guard let child = try resolve(entry.name, in: path, layers: layers) else { continue }
+            let childPath = join(path, entry.name)
+            if child.layer != 0 {
+                try copyObject(childPath, from: layer(child.layer), stat: child.stat)
+            }
+            if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
+                try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories)
+            }
+        }
+        try upper.setOpaque(path)
+    }
+
+    /// Owner, xattrs, mode and times of `path` in the upper, taken from the lower's copy.
+    /// The order matters: chown clears setuid bits, so mode comes after it, and times last.
+    private func copyMetadata(to path: [UInt8], from source: any ReadableLayer, stat: FileStat) throws(Errno) {
+        if runningAsRoot { try upper.root.changeOwner(at: path, uid: stat.uid, gid: stat.gid) }
+        try copyAttributes(to: upper.root.procPath(path), from: source, path: path)
+        if stat.fileType != .symlink { try upper.root.changeMode(at: path, to: stat.permissions) }
+        try upper.root.setTimes(at: path, access: .time(stat.accessTime), modification: .time(stat.modificationTime))
+    }
+
+    /// Copies user-visible extended attributes (not the overlay's own markers).
+    private func copyAttributes(to target: [UInt8], from source: any ReadableLayer, path: [UInt8]) throws(Errno) {
+        let names: [[UInt8]]
+        do { names = try source.extendedAttributeNames(path) } catch .notSupported { return }
+        for name in names where !OverlayFormat.isPrivateAttribute(name) {
+            guard let value = try source.extendedAttribute(path, name: name) else { continue }
+            do {
+                try typedErrno {
+                    try value.withUnsafeBytes { try ExtendedAttributes.set(path: target, name: name, value: $0, flags: 0) }
+                }
+            } catch .notSupported {
+                logger.warning("upper filesystem cannot hold an xattr; dropped on copy-up", metadata: ["name": "\(String(decoding: name, as: UTF8.self))"])
+            } catch .notPermitted {
+                // trusted.* or security.* as a non-root user: nothing we may copy.
+            }
+        }
+    }
+
+    private func copyRegularFile(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool) throws(Errno) {
+        let input = try source.openForReading(path)
+        defer { input.closeQuietly() }
+        let parentPath = path.lastIndex(of: UInt8(ascii: "/")).map { Array(path[..<$0]) } ?? []
+        let output: FileDescriptor
+        var temporaryName: [UInt8]? = nil
+        do {
+            output = try upper.root.open(at: HostDirectoryLayer.relative(parentPath),
+                                         flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE, mode: 0o600)
+        } catch .notSupported {
+            // No O_TMPFILE on this filesystem: a hidden temporary name, renamed into place.
+            let name = join(parentPath, Array(".scorpio-copyup-\(stat.inode)".utf8))
+            output = try upper.root.open(at: name, flags: O_RDWR_VALUE | O_CREAT_VALUE | O_EXCL_VALUE, mode: 0o600)
+            temporaryName = name
+        }
+        defer { output.closeQuietly() }
+        do {
+            if withData { try copyData(from: input, to: output, size: stat.size) }
+            if runningAsRoot { try output.changeOwnerOfDescriptor(uid: stat.uid, gid: stat.gid) }
+            try copyAttributes(to: procDescriptorPath(output), from: source, path: path)
+            try output.changeMode(to: stat.permissions)
+            try output.setTimesOfDescriptor(access: .time(stat.accessTime), modification: .time(stat.modificationTime))
+            if let temporaryName {
+                try upper.root.rename(from: temporaryName, to: path, flags: .noReplace)
+            } else {
+                try upper.root.linkAnonymous(output, to: path)
+            }
+        } catch {
+            if let temporaryName { try? upper.root.remove(at: temporaryName, directory: false) }
+            throw error
+        }
+    }
+
+    /// Copies the data extents of `input` into `output` and sets the size.
+    private func copyData(from input: FileDescriptor, to output: FileDescriptor, size: UInt64) throws(Errno) {
+        let end = Int64(size)
+        var position: Int64 = 0
+        while position < end {
+            let dataStart: Int64
+            do { dataStart = try input.seek(offset: position, whence: SEEK_DATA_VALUE) } catch .noSuchAddressOrDevice { break }
+            let dataEnd = (try? input.seek(offset: dataStart, whence: SEEK_HOLE_VALUE)) ?? end
+            var offset = dataStart
+            while offset < dataEnd {
+                let chunk = Int(min(dataEnd - offset, 1 << 30))
+                let copied = try copyChunk(from: input, to: output, offset: offset, length: chunk)
+                if copied == 0 { break }
+                offset += Int64(copied)
+            }
+            position = dataEnd
+        }
+        try output.truncate(to: end)
+    }
+
+    /// copy_file_range, or read/write where the kernel cannot copy between these filesystems.
+    private func copyChunk(from input: FileDescriptor, to output: FileDescriptor, offset: Int64, length: Int) throws(Errno) -> Int {
+        do {
+            return try input.copyRange(to: output, inputOffset: offset, outputOffset: offset, length: length)
+        } catch let error where error == .improperLink || error == .invalidArgument || error == .noFunction || error == .notSupportedOnSocket {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+            defer { buffer.deallocate() }
+            let count = try input.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(length, buffer.count)]), at: offset)
+            var written = 0
+            while written < count {
+                written += try output.write(UnsafeRawBufferPointer(rebasing: buffer[written..<count]), at: offset + Int64(written))
+            }
+            return count
+        }
+    }
+
+    private func procDescriptorPath(_ fd: FileDescriptor) -> [UInt8] {
+        Array("/proc/self/fd/\(fd.rawValue)".utf8)
+    }
+}

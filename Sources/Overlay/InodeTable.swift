@@ -1,0 +1,193 @@
+// Node ids and lookup counts, in one place. A node remembers its parent and name (so its path
+// can be rebuilt without a descriptor per inode), which layer holds its visible copy, and for a
+// directory which lower layers merge beneath it. Nodes go away when the kernel forgets them
+// and no handle is open, so a walk over a million files does not grow memory without bound.
+import FUSEWire
+import ScorpioSys
+import SystemPackage
+
+/// Index into the overlay's layer list: 0 is the upper layer, 1... the lowers, highest first.
+typealias LayerIndex = Int
+
+/// Identity of a host file: which layer and which inode there. Two names for one upper inode
+/// (hard links) share a node through this key.
+struct HostKey: Hashable {
+    var layer: LayerIndex
+    var device: UInt64
+    var inode: UInt64
+}
+
+/// What the overlay knows about one node id.
+struct Node {
+    /// The names this node is known under (several for hard links); the first one is used to
+    /// build its path. Empty once every known name was removed.
+    var links: [NameKey]
+    var lookups: UInt64
+    var openHandles: Int
+    /// The layer holding the visible copy.
+    var layer: LayerIndex
+    /// For a merged directory, the lower layers below `layer` whose directories show through.
+    var lowerDirectories: [LayerIndex]
+    var isDirectory: Bool
+    /// st_ino as reported; fixed for the node's life, so copy-up does not change it.
+    var reportedInode: UInt64
+    var key: HostKey
+    /// True once every known name was removed; the node lives on while the kernel or a handle holds it.
+    var unlinked: Bool { links.isEmpty }
+    /// The directory holding the node's first name.
+    var parent: InodeNumber { links.first?.parent ?? .root }
+    /// The node's first name.
+    var name: [UInt8] { links.first?.name ?? [] }
+    /// The passthrough backing file registered for this node, shared by its open handles
+    /// (the kernel refuses a second, different backing file for an inode in use).
+    var backing: (id: BackingID, layer: LayerIndex, users: Int)?
+
+    /// Layers to search for this directory's children, in order.
+    var directoryLayers: [LayerIndex] { [layer] + lowerDirectories }
+}
+
+/// The node table. Not thread-safe by itself: the overlay keeps it inside a Mutex.
+struct InodeTable {
+    private(set) var nodes: [InodeNumber: Node] = [:]
+    private var byKey: [HostKey: InodeNumber] = [:]
+    /// The linked node under each (parent, name), for rename and unlink.
+    private var byName: [NameKey: InodeNumber] = [:]
+    private var nextID: UInt64 = 2
+
+    init(root: Node) {
+        nodes[.root] = root
+        byKey[root.key] = .root
+    }
+
+    subscript(_ id: InodeNumber) -> Node? {
+        get { nodes[id] }
+        set { nodes[id] = newValue }
+    }
+
+    /// Finds or creates the node for a resolved child, adding one lookup reference.
+    mutating func reference(parent: InodeNumber, name: [UInt8], resolved: Resolved, reportedInode: UInt64) -> (InodeNumber, Node) {
+        if let existing = byKey[resolved.key], var node = nodes[existing] {
+            node.lookups += 1
+            // A hard link or a node seen again under a new name: keep the live name current.
+            node.layer = resolved.layer
+            node.lowerDirectories = resolved.lowerDirectories
+            let nameKey = NameKey(parent: parent, name: name)
+            if !node.links.contains(nameKey) {
+                if node.isDirectory { node.links.removeAll() }  // a directory has one name
+                node.links.append(nameKey)
+                byName[nameKey] = existing
+            }
+            nodes[existing] = node
+            return (existing, node)
+        }
+        let id = InodeNumber(nextID)
+        nextID += 1
+        let node = Node(links: [NameKey(parent: parent, name: name)], lookups: 1, openHandles: 0, layer: resolved.layer,
+                        lowerDirectories: resolved.lowerDirectories, isDirectory: resolved.stat.fileType == .directory,
+                        reportedInode: reportedInode, key: resolved.key, backing: nil)
+        nodes[id] = node
+        byKey[resolved.key] = id
+        byName[NameKey(parent: parent, name: name)] = id
+        return (id, node)
+    }
+
+    /// Points a node at a new host identity (after copy-up or rename across layers).
+    mutating func rekey(_ id: InodeNumber, to key: HostKey) {
+        guard var node = nodes[id] else { return }
+        if byKey[node.key] == id { byKey[node.key] = nil }
+        node.key = key
+        nodes[id] = node
+        byKey[key] = id
+    }
+
+    /// Drops `count` lookup references; frees the node when nothing holds it any more.
+    mutating func forget(_ id: InodeNumber, count: UInt64) {
+        guard id != .root, var node = nodes[id] else { return }
+        node.lookups = node.lookups > count ? node.lookups - count : 0
+        nodes[id] = node
+        releaseIfUnused(id)
+    }
+
+    /// Frees a node with no lookups and no open handles.
+    mutating func releaseIfUnused(_ id: InodeNumber) {
+        guard id != .root, let node = nodes[id], node.lookups == 0, node.openHandles == 0 else { return }
+        nodes[id] = nil
+        if byKey[node.key] == id { byKey[node.key] = nil }
+        for link in node.links where byName[link] == id { byName[link] = nil }
+    }
+
+    /// Marks the node under (parent, name) as removed, if one is known.
+    mutating func markUnlinked(parent: InodeNumber, name: [UInt8]) {
+        let nameKey = NameKey(parent: parent, name: name)
+        guard let id = byName[nameKey] else { return }
+        byName[nameKey] = nil
+        nodes[id]?.links.removeAll { $0 == nameKey }
+        releaseIfUnused(id)
+    }
+
+    /// Renames one of a node's names.
+    mutating func move(from old: NameKey, to new: NameKey) {
+        guard let id = byName[old], var node = nodes[id] else { return }
+        byName[old] = nil
+        node.links = node.links.map { $0 == old ? new : $0 }
+        nodes[id] = node
+        byName[new] = id
+    }
+
+    /// The known, linked node under a name.
+    func child(of parent: InodeNumber, named name: [UInt8]) -> InodeNumber? {
+        byName[NameKey(parent: parent, name: name)]
+    }
+
+    /// The node's path relative to every layer root: names joined by '/' up to the root.
+    func path(of id: InodeNumber) throws(Errno) -> [UInt8] {
+        var names: [[UInt8]] = []
+        var current = id
+        var depth = 0
+        while current != .root {
+            guard let node = nodes[current], !node.unlinked else { throw .staleNFSFileHandle }
+            names.append(node.name)
+            current = node.parent
+            depth += 1
+            if depth > 4096 { throw .tooManySymbolicLinkLevels }  // a cycle would be a bug; never spin
+        }
+        var path: [UInt8] = []
+        for name in names.reversed() {
+            if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+            path.append(contentsOf: name)
+        }
+        return path
+    }
+
+    /// Number of live nodes (for statistics and tests).
+    var count: Int { nodes.count }
+}
+
+/// A name inside a directory.
+struct NameKey: Hashable {
+    var parent: InodeNumber
+    var name: [UInt8]
+}
+
+/// Joins a directory path and a name.
+func join(_ directory: [UInt8], _ name: [UInt8]) -> [UInt8] {
+    if directory.isEmpty { return name }
+    var path = directory
+    path.append(UInt8(ascii: "/"))
+    path.append(contentsOf: name)
+    return path
+}
+
+extension InodeTable {
+    /// Whether `candidate` sits somewhere below the directory `ancestor`.
+    func isDescendant(_ candidate: InodeNumber, of ancestor: InodeNumber) -> Bool {
+        var current = candidate
+        var depth = 0
+        while current != .root, let node = nodes[current], !node.unlinked, depth < 4096 {
+            if node.parent == ancestor { return true }
+            current = node.parent
+            depth += 1
+        }
+        return false
+    }
+}

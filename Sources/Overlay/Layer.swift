@@ -1,0 +1,58 @@
+// The layer contract: narrower than FUSE, path-based, no lookup counts or handles (those are
+// the overlay's). A lower layer only has to answer questions about paths relative to its root;
+// the upper layer is a host directory the overlay writes to with *at calls.
+import ScorpioSys
+import SystemPackage
+
+/// A read-only layer under the overlay: host directories today, the Dicfuse git layer later.
+/// Paths are relative to the layer root, byte strings without a leading '/'; empty is the root.
+public protocol ReadableLayer: Sendable {
+    /// A short name for logs ("lower 1: /srv/base").
+    var name: String { get }
+    /// lstat of `path`; ENOENT when it does not exist.
+    func stat(_ path: [UInt8]) throws(Errno) -> FileStat
+    /// The entries of the directory `path`.
+    func list(_ path: [UInt8]) throws(Errno) -> [HostDirectoryEntry]
+    /// The target of the symlink `path`.
+    func readLink(_ path: [UInt8]) throws(Errno) -> [UInt8]
+    /// Opens `path` read-only. The descriptor is a real host file, so it can back FUSE passthrough.
+    func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor
+    /// Names of the extended attributes of `path`.
+    func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]]
+    /// The value of one extended attribute, nil when absent.
+    func extendedAttribute(_ path: [UInt8], name: [UInt8]) throws(Errno) -> [UInt8]?
+    /// statvfs of the layer's filesystem.
+    func statistics() throws(Errno) -> FileSystemStatistics
+}
+
+/// A host directory used as a layer. It holds one descriptor, for its root.
+public final class HostDirectoryLayer: ReadableLayer {
+    public let name: String
+    /// The layer root; every operation is relative to it.
+    public let root: FileDescriptor
+
+    /// Opens `path` as a layer root. The caller checked that it is a directory.
+    public init(path: String, name: String) throws(Errno) {
+        self.name = name
+        self.root = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(path.utf8), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
+    }
+
+    deinit { root.closeQuietly() }
+
+    /// The path as *at calls want it: "." for the root.
+    @inline(__always) static func relative(_ path: [UInt8]) -> [UInt8] { path.isEmpty ? [0x2e] : path }
+
+    public func stat(_ path: [UInt8]) throws(Errno) -> FileStat { try root.stat(at: path) }
+    public func list(_ path: [UInt8]) throws(Errno) -> [HostDirectoryEntry] { try root.listDirectory(at: path) }
+    public func readLink(_ path: [UInt8]) throws(Errno) -> [UInt8] { try root.readLink(at: Self.relative(path)) }
+    public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
+        try root.open(at: Self.relative(path), flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
+    }
+    public func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]] {
+        try ExtendedAttributes.names(path: root.procPath(path))
+    }
+    public func extendedAttribute(_ path: [UInt8], name: [UInt8]) throws(Errno) -> [UInt8]? {
+        try ExtendedAttributes.value(path: root.procPath(path), name: name)
+    }
+    public func statistics() throws(Errno) -> FileSystemStatistics { try root.fileSystemStatistics() }
+}

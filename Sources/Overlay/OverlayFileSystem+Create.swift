@@ -1,0 +1,94 @@
+// Creating names: MKNOD, MKDIR, SYMLINK, CREATE and LINK. New objects always go to the upper
+// layer, after the parent was copied up. A whiteout left by an earlier delete is replaced; a
+// directory created there is opaque, so the deleted lower directory's contents stay hidden.
+import FUSEWire
+import ScorpioSys
+import SystemPackage
+
+extension OverlayFileSystem {
+    /// Copies the parent up and clears the way for a new name in it. Returns the parent's
+    /// upper path and whether a whiteout was removed. Call with the namespace lock held.
+    func prepareNewName(parent: InodeNumber, name: [UInt8]) throws(Errno) -> (directoryPath: [UInt8], replacedWhiteout: Bool) {
+        let (directory, path) = try locateDirectory(parent)
+        if try resolve(name, in: path, layers: directory.directoryLayers) != nil { throw .fileExists }
+        try copyUp(parent)
+        let target = join(path, name)
+        if let existing = try? upper.stat(target), OverlayFormat.isWhiteout(existing) {
+            try upper.root.remove(at: target, directory: false)
+            return (path, true)
+        }
+        return (path, false)
+    }
+
+    /// Gives a new upper object to the caller (we create as root) and registers its node.
+    func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8]) throws(Errno) -> Entry {
+        let path = join(directoryPath, name)
+        if runningAsRoot {
+            // A setgid directory passes its group on, as the kernel would for the caller.
+            let parentStat = try upper.stat(directoryPath)
+            let gid = parentStat.mode & 0o2000 != 0 ? parentStat.gid : ctx.gid
+            try upper.root.changeOwner(at: path, uid: ctx.uid, gid: gid)
+        }
+        let stat = try upper.stat(path)
+        return makeEntry(parent: parent, name: name, resolved: Resolved(layer: 0, stat: stat, lowerDirectories: []))
+    }
+
+    public func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry {
+        try changingNamespace { () throws(Errno) -> Entry in
+            let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
+            try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+        }
+    }
+
+    public func makeDirectory(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32) throws(Errno) -> Entry {
+        try changingNamespace { () throws(Errno) -> Entry in
+            let (directoryPath, replacedWhiteout) = try prepareNewName(parent: parent, name: name)
+            let path = join(directoryPath, name)
+            try upper.root.makeDirectory(at: path, mode: mode)
+            if replacedWhiteout { try upper.setOpaque(path) }
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+        }
+    }
+
+    public func symlink(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], target: [UInt8]) throws(Errno) -> Entry {
+        try changingNamespace { () throws(Errno) -> Entry in
+            let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
+            try upper.root.makeSymlink(at: join(directoryPath, name), target: target)
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+        }
+    }
+
+    public func create(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult) {
+        let (entry, descriptor) = try changingNamespace { () throws(Errno) -> (Entry, FileDescriptor) in
+            let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
+            let openFlags = hostOpenFlags(flags) | O_CREAT_VALUE | O_EXCL_VALUE
+            let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode & 0o7777)
+            do throws(Errno) {
+                return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath), fd)
+            } catch {
+                fd.closeQuietly()
+                throw error
+            }
+        }
+        do throws(Errno) {
+            return (entry, try registerOpenFile(ctx, node: entry.inode, descriptor: descriptor, layer: 0))
+        } catch {
+            forget(entry.inode, count: 1)
+            throw error
+        }
+    }
+
+    public func link(_ ctx: RequestContext, inode: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(Errno) -> Entry {
+        try changingNamespace { () throws(Errno) -> Entry in
+            let (node, _) = try locate(inode)
+            if node.isDirectory { throw .notPermitted }
+            let sourcePath = try copyUp(inode)
+            let (directoryPath, _) = try prepareNewName(parent: newParent, name: newName)
+            let path = join(directoryPath, newName)
+            try upper.root.link(from: sourcePath, to: path)
+            let stat = try upper.stat(path)
+            return makeEntry(parent: newParent, name: newName, resolved: Resolved(layer: 0, stat: stat, lowerDirectories: []))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+// OPEN and the operations on open files. Opening for writing (or with O_TRUNC) copies a lower
+// file up first. Regular files are registered as passthrough backing files when the session
+// allows it, so the kernel reads and writes them itself; otherwise READ and WRITE go through
+// the handle's host descriptor.
+import FUSEWire
+import ScorpioSys
+import SystemPackage
+
+extension OverlayFileSystem {
+    /// Host open flags from the kernel's: creation flags are ours to decide, and O_APPEND is
+    /// dropped because the kernel sends explicit offsets (pwrite on an O_APPEND descriptor
+    /// would ignore them on Linux).
+    func hostOpenFlags(_ flags: UInt32) -> Int32 {
+        Int32(bitPattern: flags) & ~(O_CREAT_VALUE | O_EXCL_VALUE | O_NOCTTY_VALUE | O_APPEND_VALUE)
+    }
+
+    public func open(_ ctx: RequestContext, inode: InodeNumber, flags: UInt32) throws(Errno) -> OpenResult {
+        let hostFlags = hostOpenFlags(flags)
+        let writing = hostFlags & O_ACCMODE_VALUE != O_RDONLY_VALUE || hostFlags & O_TRUNC_VALUE != 0
+        var (node, path) = try locate(inode)
+        if node.isDirectory { throw .isDirectory }
+        if writing, node.layer != 0 {
+            path = try changingNamespace { () throws(Errno) -> [UInt8] in
+                try copyUp(inode, withData: hostFlags & O_TRUNC_VALUE == 0)
+            }
+            node.layer = 0
+        }
+        let descriptor: FileDescriptor
+        if node.layer == 0 {
+            descriptor = try upper.root.open(at: path, flags: hostFlags | O_NOFOLLOW_VALUE)
+        } else {
+            descriptor = try layer(node.layer).openForReading(path)
+        }
+        return try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
+    }
+
+    /// Stores an open descriptor as a handle and decides between passthrough and READ/WRITE.
+    /// Takes ownership of `descriptor`.
+    func registerOpenFile(_ ctx: RequestContext, node id: InodeNumber, descriptor: FileDescriptor, layer index: LayerIndex) throws(Errno) -> OpenResult {
+        var flags: OpenReplyFlags = index == 0 ? [] : [.keepCache]  // lower files never change under us
+        var backing: BackingID? = nil
+        if options.passthrough, let registrar = ctx.passthrough, (try? descriptor.stat())?.fileType == .regular {
+            backing = acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar)
+            if backing != nil {
+                flags = [.passthrough]
+            } else {
+                // The inode is already passed through to a different host file (it was copied up
+                // while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
+                flags = [.directIO]
+            }
+        }
+        let handle = state.withLock { s in
+            s.table[id]?.openHandles += 1
+            return s.handles.insert(.file(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing)))
+        }
+        return OpenResult(handle: handle, flags: flags, backingID: backing)
+    }
+
+    /// The node's backing id for `layer`, registering one if the node has none. nil when the
+    /// node's backing file is another layer's or the kernel refused.
+    private func acquireBacking(_ id: InodeNumber, descriptor: FileDescriptor, layer index: LayerIndex,
+                                registrar: any BackingFileRegistrar) -> BackingID? {
+        state.withLock { s -> BackingID? in
+            guard var node = s.table[id] else { return nil }
+            if let existing = node.backing {
+                guard existing.layer == index else { return nil }
+                node.backing = (existing.id, index, existing.users + 1)
+                s.table[id] = node
+                return existing.id
+            }
+            guard let backingID = try? registrar.open(descriptor) else {
+                logger.debug("passthrough refused by the kernel; using READ/WRITE", metadata: ["inode": "\(id)"])
+                return nil
+            }
+            node.backing = (backingID, index, 1)
+            s.table[id] = node
+            return backingID
+        }
+    }
+
+    /// The open file behind a handle.
+    func openFile(_ handle: FileHandleID) throws(Errno) -> OpenFile {
+        try state.withLock { (s) throws(Errno) -> OpenFile in
+            guard case .file(let file)? = s.handles[handle] else { throw .badFileDescriptor }
+            return file
+        }
+    }
+
+    public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
+                     into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        let file = try openFile(handle)
+        var total = 0
+        while total < buffer.count {
+            let count = try file.descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: Int64(offset) + Int64(total))
+            if count == 0 { break }
+            total += count
+        }
+        return total
+    }
+
+    public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
+                      data: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        let file = try openFile(handle)
+        guard file.layer == 0 else { throw .badFileDescriptor }
+        var total = 0
+        while total < data.count {
+            total += try file.descriptor.write(UnsafeRawBufferPointer(rebasing: data[total...]), at: Int64(offset) + Int64(total))
+        }
+        return total
+    }
+
+    public func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {
+        let (file, closeBacking) = state.withLock { s -> (OpenFile?, (BackingID, any BackingFileRegistrar)?) in
+            guard case .file(let file)? = s.handles.remove(handle) else { return (nil, nil) }
+            var close: BackingID? = nil
+            if var node = s.table[file.node] {
+                node.openHandles -= 1
+                if let backing = node.backing, file.backing == backing.id {
+                    node.backing = backing.users > 1 ? (backing.id, backing.layer, backing.users - 1) : nil
+                    if backing.users == 1 { close = backing.id }
+                }
+                s.table[file.node] = node
+                s.table.releaseIfUnused(file.node)
+            }
+            if let close, let registrar = ctx.passthrough { return (file, (close, registrar)) }
+            return (file, nil)
+        }
+        if let (id, registrar) = closeBacking { registrar.close(id) }
+        file?.descriptor.closeQuietly()
+    }
+
+    public func flush(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {
+        _ = try openFile(handle)
+    }
+
+    public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {
+        let file = try openFile(handle)
+        if file.layer == 0 { try file.descriptor.synchronize(dataOnly: dataOnly) }
+    }
+
+    public func allocate(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, length: UInt64, mode: UInt32) throws(Errno) {
+        let file = try openFile(handle)
+        guard file.layer == 0 else { throw .badFileDescriptor }
+        try file.descriptor.allocate(mode: Int32(bitPattern: mode), offset: Int64(offset), length: Int64(length))
+    }
+
+    public func seek(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, whence: UInt32) throws(Errno) -> UInt64 {
+        let file = try openFile(handle)
+        return UInt64(try file.descriptor.seek(offset: Int64(offset), whence: Int32(whence)))
+    }
+
+    public func copyRange(_ ctx: RequestContext, inode: InodeNumber, _ range: RequestBody.CopyFileRange) throws(Errno) -> Int {
+        let input = try openFile(range.inputHandle)
+        let output = try openFile(range.outputHandle)
+        guard output.layer == 0 else { throw .badFileDescriptor }
+        return try input.descriptor.copyRange(to: output.descriptor, inputOffset: Int64(range.inputOffset),
+                                              outputOffset: Int64(range.outputOffset), length: Int(min(range.length, 1 << 30)))
+    }
+
+    public func setAttributes(_ ctx: RequestContext, inode: InodeNumber, changes: AttributeChanges) throws(Errno) -> Attributes {
+        let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        let (node, stat) = try hostStat(inode)
+        let handleFD = changes.handle.flatMap { try? openFile($0) }.flatMap { $0.layer == 0 ? $0.descriptor : nil }
+        if changes.uid != nil || changes.gid != nil {
+            try upper.root.changeOwner(at: path, uid: changes.uid ?? UInt32.max, gid: changes.gid ?? UInt32.max)
+        }
+        if let mode = changes.mode, stat.fileType != .symlink {
+            try upper.root.changeMode(at: path, to: mode & 0o7777)
+        }
+        if let size = changes.size {
+            if let handleFD {
+                try handleFD.truncate(to: Int64(size))
+            } else {
+                let fd = try upper.root.open(at: path, flags: O_WRONLY_VALUE | O_NOFOLLOW_VALUE)
+                defer { fd.closeQuietly() }
+                try fd.truncate(to: Int64(size))
+            }
+        }
+        if changes.accessTime != nil || changes.modificationTime != nil {
+            try upper.root.setTimes(at: path, access: timeUpdate(changes.accessTime), modification: timeUpdate(changes.modificationTime))
+        }
+        return attributes(try upper.stat(path), reportedInode: node.reportedInode)
+    }
+
+    private func timeUpdate(_ change: TimeChange?) -> TimeUpdate {
+        switch change {
+        case nil: .omit
+        case .now: .now
+        case .time(let seconds, let nanoseconds): .time(TimeSpec(seconds: seconds, nanoseconds: nanoseconds))
+        }
+    }
+}

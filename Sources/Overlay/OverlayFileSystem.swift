@@ -1,0 +1,154 @@
+// The union filesystem: one writable host directory (upper) over read-only layers (lowers),
+// served through FUSEWire.FileSystem. This file holds the state and the read-side operations;
+// creation, removal, rename, copy-up, files, directories and xattrs have files of their own.
+//
+// Locking: `state` (node and handle tables) is held only for table updates, never across a
+// syscall that can block for long. `namespace` serializes everything that changes names in the
+// upper layer (create, remove, rename, link, copy-up), so two of them never interleave halfway.
+import FUSEWire
+import Logging
+import ScorpioSys
+import Synchronization
+import SystemPackage
+
+/// Mutable state of the overlay, always accessed under its Mutex.
+struct OverlayState {
+    var table: InodeTable
+    var handles = HandleTable()
+}
+
+/// Options for an overlay mount.
+public struct OverlayOptions: Sendable {
+    /// Use FUSE passthrough for opened regular files when the session offers it.
+    public var passthrough = true
+    public init() {}
+}
+
+/// An overlay of host directories with kernel-overlayfs-compatible upper layer semantics.
+public final class OverlayFileSystem: FileSystem {
+    let upper: HostDirectoryLayer
+    let lowers: [any ReadableLayer]
+    let options: OverlayOptions
+    let logger: Logger
+    let state: Mutex<OverlayState>
+    let namespace = Mutex<Void>(())
+    let runningAsRoot = effectiveUserID == 0
+
+    /// Builds the overlay. The root node merges the upper root with every lower root.
+    public init(upper: HostDirectoryLayer, lowers: [any ReadableLayer], options: OverlayOptions, logger: Logger) throws(Errno) {
+        self.upper = upper
+        self.lowers = lowers
+        self.options = options
+        self.logger = logger
+        let rootStat = try upper.stat([])
+        let lowerRoots = lowers.indices.map { $0 + 1 }.filter { (try? lowers[$0 - 1].stat([]))?.fileType == .directory }
+        let root = Node(links: [], lookups: 1, openHandles: 0, layer: 0, lowerDirectories: lowerRoots,
+                        isDirectory: true, reportedInode: rootStat.inode,
+                        key: HostKey(layer: 0, device: rootStat.device, inode: rootStat.inode), backing: nil)
+        self.state = Mutex(OverlayState(table: InodeTable(root: root)))
+    }
+
+    /// Number of nodes the kernel currently holds references to (for benchmarks and tests).
+    public var liveNodeCount: Int { state.withLock { $0.table.count } }
+
+    // MARK: - Helpers shared by the operation files
+
+    /// The node and its current path.
+    func locate(_ id: InodeNumber) throws(Errno) -> (node: Node, path: [UInt8]) {
+        try state.withLock { (s) throws(Errno) -> (Node, [UInt8]) in
+            guard let node = s.table[id] else { throw .staleNFSFileHandle }
+            return (node, try s.table.path(of: id))
+        }
+    }
+
+    /// The directory node and its path; ENOTDIR when it is not one.
+    func locateDirectory(_ id: InodeNumber) throws(Errno) -> (node: Node, path: [UInt8]) {
+        let found = try locate(id)
+        guard found.node.isDirectory else { throw .notDirectory }
+        return found
+    }
+
+    /// FUSE attributes from a host stat, with the node's stable st_ino.
+    func attributes(_ stat: FileStat, reportedInode: UInt64) -> Attributes {
+        Attributes(inode: reportedInode, size: stat.size, blocks: stat.blocks,
+                   accessSeconds: stat.accessTime.seconds, modificationSeconds: stat.modificationTime.seconds,
+                   changeSeconds: stat.changeTime.seconds, accessNanoseconds: stat.accessTime.nanoseconds,
+                   modificationNanoseconds: stat.modificationTime.nanoseconds, changeNanoseconds: stat.changeTime.nanoseconds,
+                   mode: stat.mode, linkCount: stat.linkCount, uid: stat.uid, gid: stat.gid,
+                   rdev: encodeDeviceForFUSE(stat.rdev), blockSize: stat.blockSize)
+    }
+
+    /// Registers a freshly resolved child as a node (one lookup reference) and builds its entry.
+    func makeEntry(parent: InodeNumber, name: [UInt8], resolved: Resolved) -> Entry {
+        state.withLock { s in
+            let reported = reportedInode(layer: resolved.layer, inode: resolved.stat.inode)
+            let (id, node) = s.table.reference(parent: parent, name: name, resolved: resolved, reportedInode: reported)
+            return Entry(inode: id, attributes: attributes(resolved.stat, reportedInode: node.reportedInode))
+        }
+    }
+
+    /// Runs a namespace change under the namespace lock.
+    func changingNamespace<R>(_ body: () throws(Errno) -> R) throws(Errno) -> R {
+        try namespace.withLock { (_) throws(Errno) -> R in try body() }
+    }
+
+    // MARK: - Lookup and attributes
+
+    public func lookup(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8]) throws(Errno) -> Entry {
+        let (directory, path) = try locateDirectory(parent)
+        if name == [0x2e, 0x2e] || name == [0x2e] {
+            // Only asked for by NFS export (EXPORT_SUPPORT): the parent, or the directory itself.
+            let target = name.count == 2 ? directory.parent : parent
+            let found = try locate(target)
+            let stat = try layer(found.node.layer).stat(found.path)
+            return makeEntry(parent: found.node.parent, name: found.node.name,
+                             resolved: Resolved(layer: found.node.layer, stat: stat, lowerDirectories: found.node.lowerDirectories))
+        }
+        guard let resolved = try resolve(name, in: path, layers: directory.directoryLayers) else {
+            throw .noSuchFileOrDirectory
+        }
+        return makeEntry(parent: parent, name: name, resolved: resolved)
+    }
+
+    public func forget(_ inode: InodeNumber, count: UInt64) {
+        state.withLock { $0.table.forget(inode, count: count) }
+    }
+
+    /// Host attributes of a node: by path, or through an open descriptor once it is unlinked.
+    func hostStat(_ id: InodeNumber) throws(Errno) -> (Node, FileStat) {
+        let node: Node, path: [UInt8]?
+        (node, path) = try state.withLock { (s) throws(Errno) -> (Node, [UInt8]?) in
+            guard let node = s.table[id] else { throw .staleNFSFileHandle }
+            return (node, try? s.table.path(of: id))
+        }
+        if let path, let stat = try? layer(node.layer).stat(path) { return (node, stat) }
+        if let fd = state.withLock({ $0.handles.anyDescriptor(of: id) }) { return (node, try fd.stat()) }
+        throw .noSuchFileOrDirectory
+    }
+
+    public func getAttributes(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID?) throws(Errno) -> Attributes {
+        let (node, stat) = try hostStat(inode)
+        return attributes(stat, reportedInode: node.reportedInode)
+    }
+
+    public func readLink(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> [UInt8] {
+        let (node, path) = try locate(inode)
+        return try layer(node.layer).readLink(path)
+    }
+
+    public func statistics(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> StatFS {
+        let s = try upper.statistics()
+        return StatFS(blocks: s.blocks, freeBlocks: s.freeBlocks, availableBlocks: s.availableBlocks, files: s.files,
+                      freeFiles: s.freeFiles, blockSize: s.blockSize, nameMax: s.nameMax, fragmentSize: s.fragmentSize)
+    }
+
+    /// With default_permissions the kernel checks access itself; this answers existence.
+    public func access(_ ctx: RequestContext, inode: InodeNumber, mask: UInt32) throws(Errno) {
+        _ = try hostStat(inode)
+    }
+
+    public func destroy() {
+        let open = state.withLock { $0.handles.removeAll() }
+        for case .file(let file) in open { file.descriptor.closeQuietly() }
+    }
+}

@@ -1,0 +1,55 @@
+// The on-disk format of the upper layer, as the kernel's overlayfs defines it
+// (Documentation/filesystems/overlayfs.rst), so an upper written through Scorpio can be mounted
+// with `mount -t overlay` and the reverse:
+// - whiteout: a character device 0/0 with the deleted name (mknod of 0/0 is allowed without
+//   CAP_MKNOD since Linux 5.8, so this works unprivileged too);
+// - opaque directory: xattr trusted.overlay.opaque = "y" as root, user.overlay.opaque = "y"
+//   otherwise (the kernel reads user.* with the `userxattr` mount option).
+// Names under trusted.overlay. and user.overlay. are the overlay's own and are hidden from users.
+import ScorpioSys
+import SystemPackage
+
+enum OverlayFormat {
+    static let trustedOpaque = Array("trusted.overlay.opaque".utf8)
+    static let userOpaque = Array("user.overlay.opaque".utf8)
+    static let trustedPrefix = Array("trusted.overlay.".utf8)
+    static let userPrefix = Array("user.overlay.".utf8)
+
+    /// Whether a stat describes a whiteout.
+    static func isWhiteout(_ stat: FileStat) -> Bool {
+        stat.fileType == .characterDevice && stat.rdev == 0
+    }
+
+    /// Whether a directory in `layer` at `path` hides the layers below it.
+    static func isOpaque(_ layer: any ReadableLayer, _ path: [UInt8]) -> Bool {
+        for name in [trustedOpaque, userOpaque] {
+            if let value = try? layer.extendedAttribute(path, name: name), value == [UInt8(ascii: "y")] { return true }
+        }
+        return false
+    }
+
+    /// Whether an xattr name belongs to the overlay format and must not be shown or changed.
+    static func isPrivateAttribute(_ name: [UInt8]) -> Bool {
+        name.starts(with: trustedPrefix) || name.starts(with: userPrefix)
+    }
+
+    /// The opaque marker this process can write.
+    static var writableOpaqueName: [UInt8] { effectiveUserID == 0 ? trustedOpaque : userOpaque }
+}
+
+extension HostDirectoryLayer {
+    /// Creates a whiteout at `path` (which must not exist).
+    func makeWhiteout(_ path: [UInt8]) throws(Errno) {
+        try root.makeNode(at: path, mode: FileType.characterDevice.rawValue, device: 0)
+    }
+
+    /// Marks the directory at `path` opaque.
+    func setOpaque(_ path: [UInt8]) throws(Errno) {
+        let value: [UInt8] = [UInt8(ascii: "y")]
+        try typedErrno {
+            try value.withUnsafeBytes { bytes in
+                try ExtendedAttributes.set(path: root.procPath(path), name: OverlayFormat.writableOpaqueName, value: bytes, flags: 0)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+// Runs one host mount in the foreground: check paths, open the layers (before mounting, so a
+// mount over a layer cannot shadow it), mount, serve until the kernel ends the connection or a
+// termination signal arrives, then unmount.
+import FUSEWire
+import Foundation
+import Glibc
+import HostFUSE
+import Logging
+import Overlay
+import ScorpioSys
+import Synchronization
+
+struct HostMountRunner {
+    let settings: HostMountSettings
+
+    /// Mounts and serves; returns the exit status.
+    func runForeground() -> Int32 {
+        Daemon.redirectStderrToLogFile(settings.logFile)
+        var logger = Logger(label: "scorpio.provider")
+        logger.logLevel = settings.logLevel
+        do {
+            return try serve(logger: logger)
+        } catch let failure as SetupFailure {
+            printError(failure.message)
+            return failure.status
+        } catch let failure as MountSetupError {
+            printError(failure.description)
+            return failure.errno == .notPermitted || failure.errno == .permissionDenied ? ExitStatus.fuseUnavailable : ExitStatus.runtimeFailure
+        } catch {
+            printError("\(error)")
+            return ExitStatus.runtimeFailure
+        }
+    }
+
+    private func serve(logger: Logger) throws -> Int32 {
+        let mountPoint = try SetupChecks.existingDirectory(settings.mountPoint, role: "mount point")
+        try SetupChecks.createUpperIfMissing(settings.upper)
+        let upperPath = try SetupChecks.existingDirectory(settings.upper, role: "upper directory")
+        var lowerPaths: [String] = []
+        for lower in settings.lowers { lowerPaths.append(try SetupChecks.existingDirectory(lower, role: "lower directory")) }
+        try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
+        try SetupChecks.checkMountPoint(mountPoint)
+        try SetupChecks.checkFUSEDevice()
+
+        let upper: HostDirectoryLayer
+        var lowers: [any ReadableLayer] = []
+        do {
+            upper = try HostDirectoryLayer(path: upperPath, name: "upper \(upperPath)")
+            for (index, path) in lowerPaths.enumerated() {
+                lowers.append(try HostDirectoryLayer(path: path, name: "lower \(index + 1) \(path)"))
+            }
+        } catch {
+            throw SetupFailure(message: "cannot open layer directories: \(error)", status: ExitStatus.invalidSetup)
+        }
+        var overlayOptions = OverlayOptions()
+        overlayOptions.passthrough = settings.passthrough
+        var fuseLogger = logger
+        fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
+        let fileSystem = try OverlayFileSystem(upper: upper, lowers: lowers, options: overlayOptions, logger: fuseLogger)
+
+        TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
+        let mount = try FUSEMount.mount(at: mountPoint, options: MountOptions())
+        var configuration = InitConfiguration()
+        configuration.passthrough = settings.passthrough
+        configuration.writebackCache = settings.writebackCache
+        configuration.timeouts = CacheTimeouts(entrySeconds: settings.entryTimeout, attributeSeconds: settings.attributeTimeout)
+        let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
+        let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar, logger: fuseLogger)
+        let lowerList = lowerPaths.joined(separator: ":")
+        let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger) {
+            logger.info("mounted", metadata: ["mount": "\(mountPoint)", "upper": "\(upperPath)", "lowers": "\(lowerList)"])
+            Daemon.notifyReady()
+        }
+        do {
+            try session.start(threadCount: settings.threads)
+        } catch {
+            try? FUSEMount.unmount(mountPoint, lazy: true)
+            throw SetupFailure(message: "cannot start worker threads: \(error)", status: ExitStatus.runtimeFailure)
+        }
+        let finished = Atomic<Bool>(false)
+        _ = try? KernelThread.start {
+            while true {
+                let signal = TerminationSignals.wait()
+                if signal == SIGUSR1 {
+                    logger.info("statistics", metadata: ["nodes": "\(fileSystem.liveNodeCount)"])
+                    continue
+                }
+                logger.info("signal \(signal): unmounting", metadata: ["mount": "\(mountPoint)"])
+                ShutdownSequence.stop(mountPoint: mountPoint, finished: finished, logger: logger)
+                return
+            }
+        }
+        session.waitUntilFinished()
+        finished.store(true, ordering: .releasing)
+        logger.info("connection closed; exiting", metadata: ["mount": "\(mountPoint)"])
+        return ExitStatus.success
+    }
+}
+
+/// Ending a mount on SIGTERM/SIGINT: detach it (new accesses fail, open files keep working),
+/// give the kernel a moment to close the connection, and abort the connection if files are
+/// still held open so the daemon does not linger.
+enum ShutdownSequence {
+    static func stop(mountPoint: String, finished: borrowing Atomic<Bool>, logger: Logger) {
+        var st = stat()
+        let haveDevice = stat(mountPoint, &st) == 0
+        do { try FUSEMount.unmount(mountPoint, lazy: true) } catch {
+            logger.warning("unmount failed", metadata: ["error": "\(error)"])
+        }
+        for _ in 0..<40 {
+            if finished.load(ordering: .acquiring) { return }
+            usleep(50_000)
+        }
+        guard haveDevice else { return }
+        let connection = "/sys/fs/fuse/connections/\(UInt32(st.st_dev) & 0xff | (UInt32(st.st_dev >> 12) & 0xfff00))/abort"
+        logger.warning("files still open after unmount; aborting the connection", metadata: ["path": "\(connection)"])
+        FileManager.default.createFile(atPath: connection, contents: Data("1".utf8))
+    }
+}

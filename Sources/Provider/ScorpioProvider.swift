@@ -1,0 +1,80 @@
+// The `scorpio-provider` command line. `scorpio-provider --mount MNT --upper U --lower L...`
+// mounts an overlay; `scorpio-provider unmount MNT` ends one. Parsing only: the work is in
+// HostMountRunner and Unmount.
+import ArgumentParser
+import Logging
+
+@main
+struct ScorpioProvider: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scorpio-provider",
+        abstract: "Mount a copy-on-write overlay workspace through FUSE.",
+        discussion: "Exit codes: 0 success, 1 runtime failure, 2 invalid setup (paths), 3 FUSE unavailable or not permitted, 64 bad arguments.",
+        subcommands: [UnmountCommand.self])
+
+    @Option(name: .customLong("mount"), help: "Mount point (an existing, empty directory).")
+    var mountPoint: String?
+
+    @Option(help: "Writable upper directory; created if missing.")
+    var upper: String?
+
+    @Option(help: "Read-only lower directories, highest first, separated by ':'.")
+    var lower: String?
+
+    @Option(help: "Worker threads reading /dev/fuse (default: 2 x cores).")
+    var threads: Int?
+
+    @Flag(help: "Serve reads and writes through the daemon instead of FUSE passthrough.")
+    var noPassthrough = false
+
+    @Flag(help: "Let the kernel cache writes (turns passthrough off: the kernel allows only one of them).")
+    var writebackCache = false
+
+    @Option(help: "Seconds the kernel may cache attributes.")
+    var attrTimeout: Double = 1.0
+
+    @Option(help: "Seconds the kernel may cache names.")
+    var entryTimeout: Double = 1.0
+
+    @Flag(help: "Stay attached and log to stderr instead of returning once the mount is ready.")
+    var foreground = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(help: "Append logs to this file (a daemon otherwise discards them).")
+    var logFile: String?
+
+    func validate() throws {
+        guard mountPoint != nil else { throw ValidationError("--mount MNT is required (or use a subcommand: unmount)") }
+        guard upper != nil else { throw ValidationError("--upper UPPER is required") }
+        guard let lower, !lower.isEmpty else { throw ValidationError("--lower DIR[:DIR...] is required") }
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+        guard attrTimeout >= 0, entryTimeout >= 0 else { throw ValidationError("timeouts must not be negative") }
+    }
+
+    func run() throws {
+        let settings = HostMountSettings(
+            mountPoint: mountPoint!, upper: upper!, lowers: lower!.split(separator: ":").map(String.init),
+            threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,
+            attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
+            logFile: logFile)
+        let code = foreground ? HostMountRunner(settings: settings).runForeground() : Daemon.start(settings: settings)
+        throw ExitCode(code)
+    }
+}
+
+/// `scorpio-provider unmount MNT`
+struct UnmountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unmount",
+        abstract: "Unmount a workspace; a stale mount of a dead daemon is detached lazily.")
+
+    @Argument(help: "The mount point.")
+    var mountPoint: String
+
+    func run() throws {
+        throw ExitCode(Unmount.run(mountPoint))
+    }
+}
