@@ -47,8 +47,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "FUSEWireTests", dependencies: ["FUSEWire"], swiftSettings: strict),
-        .testTarget(name: "OverlayTests", dependencies: ["Overlay", "FUSEWire", "ScorpioSys"], swiftSettings: strict),
-        .testTarget(name: "IntegrationTests", dependencies: ["ScorpioSys"], swiftSettings: strict),
+        .testTarget(
+            name: "FUSEWireTests",
+            dependencies: [
+                "FUSEWire",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "OverlayTests",
+            dependencies: [
+                "Overlay", "FUSEWire", "ScorpioSys",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // Drives the built scorpio-provider binary through shell scripts (mount, check, unmount).
+        .testTarget(name: "IntegrationTests", exclude: ["scripts"], swiftSettings: strict),
     ]
 )

@@ -65,7 +65,11 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
             return .proceed
         }
         guard initialized.load(ordering: .acquiring) else {
-            sink.send(writer.finishError(Errno.ioError.rawValue))  // requests before INIT: EIO, as libfuse does
+            // Requests before INIT: EIO, as libfuse does; but FORGET-like requests never get a reply.
+            switch request.body {
+            case .forget, .batchForget, .interrupt: break
+            default: sink.send(writer.finishError(Errno.ioError.rawValue))
+            }
             return .proceed
         }
         let ctx = RequestContext(uid: header.uid, gid: header.gid, pid: header.pid,
@@ -121,7 +125,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         negotiatedState.withLock { $0 = result }
         passthroughActive.store(result.passthrough, ordering: .relaxed)
         initialized.store(true, ordering: .releasing)
-        logger.info("fuse session initialized", metadata: [
+        logger.debug("fuse session initialized", metadata: [
             "protocol": "7.\(result.minor)", "kernel": "7.\(minor)", "passthrough": "\(result.passthrough)",
             "writeback_cache": "\(result.flags.contains(.writebackCache))",
         ])

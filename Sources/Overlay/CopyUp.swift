@@ -95,20 +95,25 @@ extension OverlayFileSystem {
     /// The order matters: chown clears setuid bits, so mode comes after it, and times last.
     private func copyMetadata(to path: [UInt8], from source: any ReadableLayer, stat: FileStat) throws(Errno) {
         if runningAsRoot { try upper.root.changeOwner(at: path, uid: stat.uid, gid: stat.gid) }
-        try copyAttributes(to: upper.root.procPath(path), from: source, path: path)
+        try copyAttributes(to: .path(upper.root.procPath(path)), from: source, path: path)
         if stat.fileType != .symlink { try upper.root.changeMode(at: path, to: stat.permissions) }
         try upper.root.setTimes(at: path, access: .time(stat.accessTime), modification: .time(stat.modificationTime))
     }
 
     /// Copies user-visible extended attributes (not the overlay's own markers).
-    private func copyAttributes(to target: [UInt8], from source: any ReadableLayer, path: [UInt8]) throws(Errno) {
+    private func copyAttributes(to target: AttributeTarget, from source: any ReadableLayer, path: [UInt8]) throws(Errno) {
         let names: [[UInt8]]
         do { names = try source.extendedAttributeNames(path) } catch .notSupported { return }
         for name in names where !OverlayFormat.isPrivateAttribute(name) {
             guard let value = try source.extendedAttribute(path, name: name) else { continue }
             do {
                 try typedErrno {
-                    try value.withUnsafeBytes { try ExtendedAttributes.set(path: target, name: name, value: $0, flags: 0) }
+                    try value.withUnsafeBytes { bytes in
+                        switch target {
+                        case .path(let targetPath): try ExtendedAttributes.set(path: targetPath, name: name, value: bytes, flags: 0)
+                        case .descriptor(let fd): try ExtendedAttributes.set(descriptor: fd, name: name, value: bytes, flags: 0)
+                        }
+                    }
                 }
             } catch .notSupported {
                 logger.warning("upper filesystem cannot hold an xattr; dropped on copy-up", metadata: ["name": "\(String(decoding: name, as: UTF8.self))"])
@@ -137,7 +142,7 @@ extension OverlayFileSystem {
         do {
             if withData { try copyData(from: input, to: output, size: stat.size) }
             if runningAsRoot { try output.changeOwnerOfDescriptor(uid: stat.uid, gid: stat.gid) }
-            try copyAttributes(to: procDescriptorPath(output), from: source, path: path)
+            try copyAttributes(to: .descriptor(output), from: source, path: path)
             try output.changeMode(to: stat.permissions)
             try output.setTimesOfDescriptor(access: .time(stat.accessTime), modification: .time(stat.modificationTime))
             if let temporaryName {
@@ -187,7 +192,10 @@ extension OverlayFileSystem {
         }
     }
 
-    private func procDescriptorPath(_ fd: FileDescriptor) -> [UInt8] {
-        Array("/proc/self/fd/\(fd.rawValue)".utf8)
-    }
+}
+
+/// Where copied xattrs go: a path (l*xattr) or an anonymous file's descriptor (f*xattr).
+enum AttributeTarget {
+    case path([UInt8])
+    case descriptor(FileDescriptor)
 }

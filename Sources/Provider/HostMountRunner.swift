@@ -68,8 +68,8 @@ struct HostMountRunner {
         let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar, logger: fuseLogger)
         let lowerList = lowerPaths.joined(separator: ":")
         let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger) {
+            Daemon.notifyReady()  // first: a daemon's log lines must not reach the user's terminal
             logger.info("mounted", metadata: ["mount": "\(mountPoint)", "upper": "\(upperPath)", "lowers": "\(lowerList)"])
-            Daemon.notifyReady()
         }
         do {
             try session.start(threadCount: settings.threads)

@@ -45,7 +45,9 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Append logs to this file (a daemon otherwise discards them).")
     var logFile: String?
 
-    func validate() throws {
+    /// Checks the root command's own arguments. Not `validate()`: ArgumentParser validates
+    /// parent commands of a subcommand too, and `unmount MNT` has no --mount.
+    func checkArguments() throws {
         guard mountPoint != nil else { throw ValidationError("--mount MNT is required (or use a subcommand: unmount)") }
         guard upper != nil else { throw ValidationError("--upper UPPER is required") }
         guard let lower, !lower.isEmpty else { throw ValidationError("--lower DIR[:DIR...] is required") }
@@ -55,6 +57,7 @@ struct ScorpioProvider: ParsableCommand {
     }
 
     func run() throws {
+        try checkArguments()
         let settings = HostMountSettings(
             mountPoint: mountPoint!, upper: upper!, lowers: lower!.split(separator: ":").map(String.init),
             threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,

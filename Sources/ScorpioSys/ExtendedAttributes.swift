@@ -42,6 +42,13 @@ public enum ExtendedAttributes {
         }
     }
 
+    /// fsetxattr(2), for descriptors that have no usable path (O_TMPFILE files).
+    public static func set(descriptor: FileDescriptor, name: [UInt8], value: UnsafeRawBufferPointer, flags: Int32) throws(Errno) {
+        try withCPath(name) { (n) throws(Errno) in
+            try retryingVoid { scorpio_fsetxattr(descriptor.rawValue, n, value.baseAddress, value.count, flags) }
+        }
+    }
+
     /// llistxattr(2) into `buffer`; with an empty buffer returns the list's size.
     public static func list(path: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         try withCPath(path) { (p) throws(Errno) in

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Bad invocations get one clear line and the documented exit code; the daemon mode returns only
+# once the mount answers; SIGTERM and umount(8) end the daemon cleanly.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
+mkdir -p "$L/sub" "$M"
+echo hi > "$L/f"
+status_and_message() { "$BIN" "$@" 2>"$WORK/err" >/dev/null; echo "$? $(wc -l < "$WORK/err")"; }
+expect_eq "missing mount point: exit 2, one line" "2 1" "$(status_and_message --mount "$WORK/nope" --upper "$UP" --lower "$L")"
+expect_eq "missing lower: exit 2" "2 1" "$(status_and_message --mount "$M" --upper "$UP" --lower "$WORK/nolower")"
+touch "$WORK/notdir"
+expect_eq "lower is a file: exit 2" "2 1" "$(status_and_message --mount "$M" --upper "$UP" --lower "$WORK/notdir")"
+expect_eq "upper inside lower: exit 2" "2 1" "$(status_and_message --mount "$M" --upper "$L/sub/up" --lower "$L")"
+check "upper-inside-lower message names both" grep -q "inside lower" "$WORK/err"
+mkdir -p "$WORK/full" && touch "$WORK/full/x"
+expect_eq "non-empty mount point: exit 2" "2 1" "$(status_and_message --mount "$WORK/full" --upper "$UP" --lower "$L")"
+expect_eq "missing --lower: exit 64" "64" "$("$BIN" --mount "$M" --upper "$UP" >/dev/null 2>&1; echo $?)"
+expect_eq "unmount of a non-mount: exit 2" "2" "$("$BIN" unmount "$M" 2>/dev/null; echo $?)"
+mv /dev/fuse /dev/fuse.hidden-by-test
+expect_eq "no /dev/fuse: exit 3" "3 1" "$(status_and_message --mount "$M" --upper "$UP" --lower "$L")"
+mv /dev/fuse.hidden-by-test /dev/fuse
+check "no /dev/fuse message" grep -q "/dev/fuse" "$WORK/err"
+
+# Daemon mode: returns when ready, so the next command sees the mount.
+MOUNTS+=("$M")
+check "daemon mode: 'scorpio-provider ... && cat MNT/f' works" sh -c "'$BIN' --mount '$M' --upper '$UP' --lower '$L' && test \"\$(cat '$M/f')\" = hi"
+PID=$(pgrep -f -- "--mount $M " | head -1)
+check "daemon is running" test -n "$PID"
+expect_eq "already mounted: exit 2" "2 1" "$(status_and_message --mount "$M" --upper "$UP" --lower "$L")"
+check "umount(8) ends the daemon" sh -c "umount '$M' && for i in \$(seq 50); do kill -0 $PID 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+"$BIN" --mount "$M" --upper "$UP" --lower "$L" || echo "FAIL remount"
+PID=$(pgrep -f -- "--mount $M " | head -1)
+kill -TERM "$PID"
+check "SIGTERM unmounts and exits" sh -c "for i in \$(seq 50); do kill -0 $PID 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+check "nothing left mounted after SIGTERM" sh -c "! grep -q ' $M ' /proc/mounts"
+"$BIN" --mount "$M" --upper "$UP" --lower "$L" || echo "FAIL remount"
+PID=$(pgrep -f -- "--mount $M " | head -1)
+check "fusermount3 -u ends the daemon" sh -c "fusermount3 -u '$M' && for i in \$(seq 50); do kill -0 $PID 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+finish

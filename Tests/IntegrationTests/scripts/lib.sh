@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Shared helpers for the mount tests: start a scorpio-provider mount in the foreground as a child
+# of this script, wait until it serves requests, and always unmount and stop it on exit, also
+# when a check fails. Only processes this script started are ever killed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+BIN=${SCORPIO_BIN:-$ROOT/.build/debug/scorpio-provider}
+FAILURES=0
+CHECKS=0
+MOUNTS=()
+PIDS=()
+
+preflight() {
+    [ -x "$BIN" ] || { echo "FAIL: scorpio-provider binary not found at $BIN (run swift build first)"; exit 1; }
+    [ "$(id -u)" = 0 ] || { echo "FAIL: mount tests need root (CI runs as root)"; exit 1; }
+    [ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing: mount tests cannot run"; exit 1; }
+}
+
+cleanup() {
+    for m in "${MOUNTS[@]:-}"; do
+        [ -n "$m" ] || continue
+        if grep -q " $m " /proc/mounts; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; fi
+    done
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] || continue
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    [ -n "${WORK:-}" ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# mount_scorpio MNT LOG ARGS... : starts a foreground daemon, waits for the mount, sets DAEMON_PID.
+mount_scorpio() {
+    local mnt=$1 log=$2
+    shift 2
+    "$BIN" --mount "$mnt" --foreground "$@" >"$log" 2>&1 &
+    DAEMON_PID=$!
+    PIDS+=("$DAEMON_PID")
+    MOUNTS+=("$mnt")
+    for _ in $(seq 100); do
+        if grep -q " $mnt fuse.scorpio " /proc/mounts && stat "$mnt" >/dev/null 2>&1; then return 0; fi
+        kill -0 "$DAEMON_PID" 2>/dev/null || { echo "FAIL: daemon exited before mounting:"; cat "$log"; return 1; }
+        sleep 0.1
+    done
+    echo "FAIL: mount did not come up within 10 s"; cat "$log"; return 1
+}
+
+# unmount_scorpio MNT : unmounts through the CLI and waits for the daemon to exit.
+unmount_scorpio() {
+    local mnt=$1
+    "$BIN" unmount "$mnt" || return 1
+    for _ in $(seq 100); do kill -0 "$DAEMON_PID" 2>/dev/null || return 0; sleep 0.1; done
+    echo "FAIL: daemon still running 10 s after unmount"; return 1
+}
+
+# check "description" command... : runs a check, records the result.
+check() {
+    local description=$1
+    shift
+    CHECKS=$((CHECKS + 1))
+    local output
+    if output=$("$@" 2>&1); then
+        echo "ok   $description"
+    else
+        FAILURES=$((FAILURES + 1))
+        echo "FAIL $description"
+        [ -n "$output" ] && echo "$output" | sed 's/^/     /' | head -20
+    fi
+}
+
+# expect_eq "description" expected actual
+expect_eq() {
+    local description=$1 expected=$2 actual=$3
+    check "$description" test "$expected" = "$actual" || true
+    [ "$expected" = "$actual" ] || echo "     expected: $expected"$'\n'"     actual:   $actual"
+}
+
+finish() {
+    echo "$CHECKS checks, $FAILURES failed"
+    [ "$FAILURES" = 0 ]
+}
+
+new_workdir() {
+    WORK=$(mktemp -d /tmp/scorpio-test.XXXXXX)
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# FUSE passthrough: after reading and writing a passthrough-opened file, the daemon saw no
+# READ or WRITE request (it logs every request at trace level). The same I/O with
+# --no-passthrough must produce READ and WRITE requests, which shows the check can fail.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
+mkdir -p "$L" "$M"
+dd if=/dev/urandom of="$L/data.bin" bs=1M count=4 status=none
+do_io() {
+    cat "$M/data.bin" > /dev/null &&
+    dd if=/dev/urandom of="$M/written.bin" bs=64k count=16 status=none conv=fsync &&
+    cat "$M/written.bin" > /dev/null &&
+    echo appended >> "$M/data.bin"
+}
+count_ops() { grep -cE "op=($1) " "$2" || true; }
+
+mount_scorpio "$M" "$WORK/pt.log" --upper "$UP" --lower "$L" --log-level trace || exit 1
+check "I/O through passthrough mount" do_io
+expect_eq "upper has the appended copy-up" "$(( 4*1024*1024 + 9 ))" "$(stat -c %s "$UP/data.bin")"
+unmount_scorpio "$M"
+check "session negotiated passthrough" grep -q "passthrough=true" "$WORK/pt.log"
+check "files were opened through the daemon" test "$(count_ops 'OPEN|CREATE' "$WORK/pt.log")" -ge 3
+expect_eq "no READ requests with passthrough" "0" "$(count_ops READ "$WORK/pt.log")"
+expect_eq "no WRITE requests with passthrough" "0" "$(count_ops WRITE "$WORK/pt.log")"
+
+rm -rf "$UP"
+mount_scorpio "$M" "$WORK/nopt.log" --upper "$UP" --lower "$L" --log-level trace --no-passthrough || exit 1
+check "I/O without passthrough" do_io
+unmount_scorpio "$M"
+check "without passthrough the daemon serves READ" test "$(count_ops READ "$WORK/nopt.log")" -gt 0
+check "without passthrough the daemon serves WRITE" test "$(count_ops WRITE "$WORK/nopt.log")" -gt 0
+finish

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# POSIX behaviour through a real /dev/fuse mount of the overlay: file and directory operations,
+# copy-up preserving metadata, whiteouts and opaque directories in the upper, a sparse 1 GiB
+# file, O_APPEND/O_TRUNC, concurrent writers, git and a parallel make inside the mount.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+L1=$WORK/lower1 L2=$WORK/lower2 UP=$WORK/upper M=$WORK/mnt
+mkdir -p "$L1/dir/sub" "$L2/dir" "$L2/only2" "$M"
+echo "lower one" > "$L1/file.txt"
+echo "shadowed" > "$L2/file.txt"
+echo "from two" > "$L2/only2/two.txt"
+echo "in dir" > "$L1/dir/a"
+echo "in dir2" > "$L2/dir/b"
+echo "deep" > "$L1/dir/sub/c"
+printf 'x%.0s' $(seq 100) > "$L1/meta.txt"
+chmod 640 "$L1/meta.txt"; chown 1234:2345 "$L1/meta.txt"; touch -d '2001-02-03 04:05:06' "$L1/meta.txt"
+setfattr -n user.origin -v lower "$L1/meta.txt"
+ln -s file.txt "$L1/link"
+mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" || exit 1
+cd "$M"
+
+# Lookup order and merge
+expect_eq "upper/lower order: highest lower wins" "lower one" "$(cat file.txt)"
+expect_eq "merged directory lists both layers" "a b sub" "$(ls dir | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "symlink target" "file.txt" "$(readlink link)"
+expect_eq "file through symlink" "lower one" "$(cat link)"
+expect_eq "readdir lists each name once" "$(ls -a | sort | uniq | wc -l)" "$(ls -a | wc -l)"
+
+# Create, write, read, append, truncate
+echo hello > new.txt
+expect_eq "create + read" "hello" "$(cat new.txt)"
+echo world >> new.txt
+expect_eq "append" "hello world" "$(cat new.txt | tr '\n' ' ' | sed 's/ $//')"
+python3 - <<'PY' || { echo "FAIL O_APPEND/O_TRUNC"; FAILURES=$((FAILURES+1)); }
+import os
+fd = os.open("app.txt", os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+os.pwrite(fd, b"aaaa", 0) if False else os.write(fd, b"aaaa")
+os.lseek(fd, 0, os.SEEK_SET)
+os.write(fd, b"bbbb")
+os.close(fd)
+assert open("app.txt", "rb").read() == b"aaaabbbb", open("app.txt","rb").read()
+fd = os.open("app.txt", os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"c")
+os.close(fd)
+assert open("app.txt", "rb").read() == b"c"
+print("ok   O_APPEND writes at end, O_TRUNC truncates")
+PY
+truncate -s 3 new.txt
+expect_eq "truncate shrinks" "3" "$(stat -c %s new.txt)"
+truncate -s 1G sparse.img
+expect_eq "1 GiB sparse file size" "1073741824" "$(stat -c %s sparse.img)"
+check "1 GiB sparse file stays sparse in upper" test "$(du -k "$UP/sparse.img" | cut -f1)" -lt 1024
+dd if=/dev/urandom of=rand.bin bs=1M count=8 status=none
+expect_eq "8 MiB random data round trip" "$(md5sum < rand.bin)" "$(md5sum < "$UP/rand.bin")"
+printf 'tail' | dd of=sparse.img bs=1 seek=$((1024*1024*1024 - 4)) conv=notrunc status=none
+expect_eq "write at end of sparse file" "tail" "$(tail -c 4 sparse.img)"
+
+# Copy-up preserves data and metadata
+echo "appended" >> meta.txt
+check "copy-up happened" test -f "$UP/meta.txt"
+expect_eq "copy-up keeps mode" "640" "$(stat -c %a meta.txt)"
+expect_eq "copy-up keeps owner" "1234:2345" "$(stat -c %u:%g meta.txt)"
+expect_eq "copy-up keeps xattr" "lower" "$(getfattr --only-values -n user.origin meta.txt)"
+expect_eq "copy-up keeps data" "101" "$(head -c 101 meta.txt | wc -c)"
+touch -d '2001-02-03 04:05:06' file.txt
+expect_eq "utimens on lower file (copy-up)" "2001-02-03 04:05:06" "$(stat -c %y file.txt | cut -c1-19)"
+check "lower file untouched" test "$(cat "$L1/file.txt")" = "lower one"
+touch -a -d '2010-01-01 00:00:00' new.txt
+expect_eq "atime set" "2010-01-01" "$(stat -c %x new.txt | cut -c1-10)"
+touch new.txt
+check "UTIME_NOW sets mtime near now" test $(( $(date +%s) - $(stat -c %Y new.txt) )) -lt 5
+
+# chmod, chown, xattrs
+chmod 751 new.txt
+expect_eq "chmod" "751" "$(stat -c %a new.txt)"
+chown 42:43 new.txt
+expect_eq "chown" "42:43" "$(stat -c %u:%g new.txt)"
+setfattr -n user.k -v v1 new.txt
+expect_eq "setxattr/getxattr" "v1" "$(getfattr --only-values -n user.k new.txt)"
+check "listxattr shows it" sh -c "getfattr -d new.txt | grep -q user.k"
+setfattr -x user.k new.txt
+check "removexattr" sh -c "! getfattr -n user.k new.txt 2>/dev/null"
+check "overlay xattrs are hidden" sh -c "mkdir op && rm -rf dir/sub && mkdir dir/sub && ! getfattr -d -m - dir/sub 2>/dev/null | grep -q overlay"
+
+# Directories, whiteouts, opaque
+check "rmdir of merged dir with content fails" sh -c "! rmdir dir 2>/dev/null"
+rm only2/two.txt
+check "unlink of lower file hides it" test ! -e only2/two.txt
+check "unlink leaves a whiteout (char 0/0)" sh -c "test -c '$UP/only2/two.txt' && test \"\$(stat -c %t:%T '$UP/only2/two.txt')\" = 0:0"
+rmdir only2
+check "rmdir of lower dir" test ! -e only2
+check "rmdir leaves a whiteout" test -c "$UP/only2"
+mkdir only2
+check "mkdir over whiteout is empty" test -z "$(ls -A only2)"
+expect_eq "mkdir over whiteout is opaque" "y" "$(getfattr --only-values -n trusted.overlay.opaque "$UP/only2" 2>/dev/null)"
+check "recreated sub dir is empty" test -z "$(ls -A dir/sub)"
+mkdir -p x/y/z && rmdir x/y/z x/y x
+check "mkdir -p / rmdir of upper dirs" test ! -e x
+
+# Rename
+mv new.txt renamed.txt
+check "rename upper file" sh -c "test -e renamed.txt && test ! -e new.txt"
+mv file.txt moved.txt
+check "rename lower file leaves whiteout" sh -c "test -c '$UP/file.txt' && test \"\$(cat moved.txt)\" = 'lower one' && test ! -e file.txt"
+mv dir dir2
+check "rename merged lower directory keeps contents" sh -c "test \"\$(cat dir2/a)\" = 'in dir' && test \"\$(cat dir2/b)\" = 'in dir2' && test ! -e dir"
+check "renamed dir is opaque in upper" sh -c "getfattr --only-values -n trusted.overlay.opaque '$UP/dir2' | grep -q y"
+echo one > ex1; echo two > ex2
+python3 -c "
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, b'ex1', -100, b'ex2', 2)
+assert r == 0, os.strerror(ctypes.get_errno())
+r = libc.renameat2(-100, b'ex1', -100, b'ex2', 1)
+assert r == -1 and ctypes.get_errno() == 17, 'NOREPLACE must fail with EEXIST'
+" && echo "ok   renameat2 EXCHANGE and NOREPLACE" || { echo "FAIL renameat2"; FAILURES=$((FAILURES+1)); }
+expect_eq "exchange swapped contents" "two one" "$(cat ex1) $(cat ex2)"
+mkdir rd1 rd2; touch rd2/f
+check "rename dir over non-empty dir fails" sh -c "! mv -T rd1 rd2 2>/dev/null"
+
+# Links, symlinks, fifos, devices
+echo linked > hl1
+ln hl1 hl2
+expect_eq "hard link shares inode" "$(stat -c %i hl1)" "$(stat -c %i hl2)"
+expect_eq "hard link count" "2" "$(stat -c %h hl1)"
+rm hl1
+expect_eq "hard link survives unlink of the other name" "linked" "$(cat hl2)"
+ln moved.txt hlower
+expect_eq "hard link of lower file (copy-up first)" "lower one" "$(cat hlower)"
+ln -s /nonexistent dangling
+expect_eq "dangling symlink" "/nonexistent" "$(readlink dangling)"
+mkfifo fifo
+check "fifo" test -p fifo
+(echo through-fifo > fifo &) ; expect_eq "fifo carries data" "through-fifo" "$(cat fifo)"
+mknod chardev c 1 3
+check "character device as root" sh -c "test -c chardev && test \"\$(stat -c %t:%T chardev)\" = 1:3"
+check "st_ino unique across layers" sh -c "test \$(find . -xdev -printf '%i\n' | sort | uniq -d | wc -l) -le \$(find . -links +1 -type f | wc -l)"
+expect_eq "st_ino stable across stat calls" "$(stat -c %i moved.txt)" "$(stat -c %i moved.txt)"
+expect_eq "statfs reports the upper's filesystem" "$(stat -f -c %b "$UP")" "$(stat -f -c %b .)"
+
+# Concurrent writers
+writers=()
+for i in 1 2 3 4; do (for j in $(seq 200); do echo "w$i-$j" >> "conc$i"; done) & writers+=($!); done
+wait "${writers[@]}"  # not a bare wait: the daemon is a child of this shell too
+expect_eq "concurrent writers" "800" "$(cat conc1 conc2 conc3 conc4 | wc -l)"
+check "unlinked open file still readable" python3 -c "
+import os
+f = open('tmpfile', 'w+'); f.write('still here'); f.flush()
+os.unlink('tmpfile'); f.seek(0)
+assert f.read() == 'still here'
+assert os.fstat(f.fileno()).st_size == 10
+"
+
+# git inside the mount
+check "git init/add/commit" sh -c "mkdir repo && cd repo && git init -q && git config user.email t@t && git config user.name t && echo x > f && git add f && git commit -qm one && git log --oneline | grep -q one && git status --porcelain | wc -l | grep -q '^0$'"
+
+# make -j inside the mount
+mkdir proj
+for i in $(seq 1 40); do printf 'int f%d(void){return %d;}\n' $i $i > proj/f$i.c; done
+{ printf 'int main(void){return 0;}\n'; } > proj/main.c
+cat > proj/Makefile <<'MK'
+SRCS := $(wildcard *.c)
+OBJS := $(SRCS:.c=.o)
+prog: $(OBJS)
+	$(CC) -o $@ $^
+%.o: %.c
+	$(CC) -c -O0 -o $@ $<
+MK
+check "make -j2 builds a C project" sh -c "cd proj && make -s -j2 && ./prog"
+
+cd /
+unmount_scorpio "$M" || FAILURES=$((FAILURES+1))
+check "no errors in daemon log" sh -c "! grep -E ' (error|critical) ' '$WORK/daemon.log'"
+finish
