@@ -35,7 +35,9 @@ extension OverlayFileSystem {
             s.table[inode]?.openHandles += 1
             return s.handles.insert(.directory(DirectorySnapshot(node: inode, entries: nil)))
         }
-        return OpenResult(handle: handle)
+        // Let the kernel cache listings across opens: every change to a directory goes through
+        // this mount, and the kernel drops its cached listing when it sees one (fuse_dir_changed).
+        return OpenResult(handle: handle, flags: [.cacheDirectory, .keepCache])
     }
 
     public func readDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,

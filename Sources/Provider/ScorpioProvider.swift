@@ -31,10 +31,10 @@ struct ScorpioProvider: ParsableCommand {
     var writebackCache = false
 
     @Option(help: "Seconds the kernel may cache attributes.")
-    var attrTimeout: Double = 1.0
+    var attrTimeout: Double = 10.0
 
     @Option(help: "Seconds the kernel may cache names.")
-    var entryTimeout: Double = 1.0
+    var entryTimeout: Double = 10.0
 
     @Flag(help: "Stay attached and log to stderr instead of returning once the mount is ready.")
     var foreground = false
