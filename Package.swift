@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "CScorpioLinux"),
@@ -39,10 +40,20 @@ let package = Package(
             name: "Overlay",
             dependencies: ["FUSEWire", "ScorpioSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        .systemLibrary(name: "CZlib"),
+        .target(
+            name: "Dicfuse",
+            dependencies: [
+                "Overlay", "ScorpioSys", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "Provider",
             dependencies: [
-                "HostFUSE", "Overlay", "FUSEWire", "ScorpioSys",
+                "HostFUSE", "Overlay", "FUSEWire", "ScorpioSys", "Dicfuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -59,6 +70,14 @@ let package = Package(
             name: "OverlayTests",
             dependencies: [
                 "Overlay", "FUSEWire", "ScorpioSys",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DicfuseTests",
+            dependencies: [
+                "Dicfuse", "Overlay", "ScorpioSys",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -122,12 +122,12 @@ ssize_t scorpio_flistxattr(int fd, char *l, size_t s) { return flistxattr(fd, l,
 int scorpio_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
 int scorpio_memfd_create(const char *name, unsigned int flags) { return memfd_create(name, flags); }
 
-int scorpio_spawn(const char *file, char *const argv[], char *const envp[], int fd_from, int fd_to, int new_session, pid_t *pid) {
+int scorpio_spawn(const char *file, char *const argv[], char *const envp[], const int *from, const int *to, int count, int new_session, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    if (fd_from >= 0) posix_spawn_file_actions_adddup2(&actions, fd_from, fd_to);
+    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, from[i], to[i]);
     sigset_t none;
     sigemptyset(&none);
     short flags = POSIX_SPAWN_SETSIGMASK;
@@ -161,3 +161,5 @@ int scorpio_wait_signal(void) {
     while (sigwait(&set, &sig) != 0) {}
     return sig;
 }
+
+int scorpio_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -21,7 +21,13 @@ extension Dispatcher {
             fs.destroy()
             return .destroy
         case .lookup(let name):
-            w.entry(try fs.lookup(ctx, parent: node, name: name), timeouts: timeouts)
+            do {
+                w.entry(try fs.lookup(ctx, parent: node, name: name), timeouts: timeouts)
+            } catch .noSuchFileOrDirectory where timeouts.entrySeconds > 0 {
+                // A negative entry (node id 0) lets the kernel cache "does not exist" for the
+                // entry timeout; creating the name through the mount replaces it.
+                w.entry(Entry(inode: InodeNumber(0), attributes: Attributes(inode: 0, mode: 0)), timeouts: timeouts)
+            }
         case .forget(let count):
             fs.forget(node, count: count)
             return .noReply
@@ -139,8 +145,17 @@ extension Dispatcher {
                 w.dirent(entry)
                 return true
             }
-            guard let looked = try? fs.lookup(ctx, parent: node, name: entry.name) else {
+            let looked: Entry
+            do {
+                looked = try fs.lookup(ctx, parent: node, name: entry.name)
+            } catch .noSuchFileOrDirectory {
                 return true  // vanished since the listing was taken: leave it out
+            } catch {
+                // Attributes unavailable (e.g. an unreachable remote): list the name anyway
+                // with node id 0, so the kernel looks it up itself when it is used.
+                w.zeros(128)
+                w.dirent(entry)
+                return true
             }
             w.entry(looked, timeouts: timeouts)
             var listed = entry

@@ -122,6 +122,9 @@ struct InodeTable {
         guard let id = byName[nameKey] else { return }
         byName[nameKey] = nil
         nodes[id]?.links.removeAll { $0 == nameKey }
+        // A removed file's host inode number is reused by the filesystem for the next new
+        // file; that file must get a node of its own, not this one.
+        if let node = nodes[id], node.unlinked, byKey[node.key] == id { byKey[node.key] = nil }
         releaseIfUnused(id)
     }
 

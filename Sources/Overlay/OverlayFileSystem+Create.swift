@@ -21,13 +21,18 @@ extension OverlayFileSystem {
     }
 
     /// Gives a new upper object to the caller (we create as root) and registers its node.
-    func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8]) throws(Errno) -> Entry {
+    func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8],
+                       mode: UInt32? = nil) throws(Errno) -> Entry {
         let path = join(directoryPath, name)
         if runningAsRoot {
             // A setgid directory passes its group on, as the kernel would for the caller.
             let parentStat = try upper.stat(directoryPath)
             let gid = parentStat.mode & 0o2000 != 0 ? parentStat.gid : ctx.gid
             try upper.root.changeOwner(at: path, uid: ctx.uid, gid: gid)
+            // chown clears setuid/setgid; the caller asked for them, so put them back.
+            if let mode, mode & 0o6000 != 0, FileType(mode: mode) != .symlink {
+                try upper.root.changeMode(at: path, to: mode & 0o7777)
+            }
         }
         let stat = try upper.stat(path)
         return makeEntry(parent: parent, name: name, resolved: Resolved(layer: 0, stat: stat, lowerDirectories: []))
@@ -37,7 +42,7 @@ extension OverlayFileSystem {
         try changingNamespace { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
             try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
-            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
         }
     }
 
@@ -47,7 +52,7 @@ extension OverlayFileSystem {
             let path = join(directoryPath, name)
             try upper.root.makeDirectory(at: path, mode: mode)
             if replacedWhiteout { try upper.setOpaque(path) }
-            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
         }
     }
 
@@ -65,7 +70,7 @@ extension OverlayFileSystem {
             let openFlags = hostOpenFlags(flags) | O_CREAT_VALUE | O_EXCL_VALUE
             let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode & 0o7777)
             do throws(Errno) {
-                return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath), fd)
+                return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode), fd)
             } catch {
                 fd.closeQuietly()
                 throw error

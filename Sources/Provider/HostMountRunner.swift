@@ -44,10 +44,13 @@ struct HostMountRunner {
 
         let upper: HostDirectoryLayer
         var lowers: [any ReadableLayer] = []
+        if let repository = settings.repository {
+            lowers.append(try RepositoryLayer.open(repository, logger: logger))
+        }
         do {
             upper = try HostDirectoryLayer(path: upperPath, name: "upper \(upperPath)")
             for (index, path) in lowerPaths.enumerated() {
-                lowers.append(try HostDirectoryLayer(path: path, name: "lower \(index + 1) \(path)"))
+                lowers.append(try HostDirectoryLayer(path: path, name: "lower \(lowers.count + index + 1) \(path)"))
             }
         } catch {
             throw SetupFailure(message: "cannot open layer directories: \(error)", status: ExitStatus.invalidSetup)
@@ -59,6 +62,7 @@ struct HostMountRunner {
         let fileSystem = try OverlayFileSystem(upper: upper, lowers: lowers, options: overlayOptions, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
+        umask(0)  // the kernel already applied the caller's umask to every mode it sends
         let mount = try FUSEMount.mount(at: mountPoint, options: MountOptions())
         var configuration = InitConfiguration()
         configuration.passthrough = settings.passthrough

@@ -1,10 +1,22 @@
 // Everything a host mount needs, gathered from the command line (and later the control API).
+import Dicfuse
+import Foundation
 import Logging
+
+/// A --repo layer.
+struct RepositorySettings: Sendable {
+    var url: String
+    var ref: String?
+    var cache: String
+    var prefetch: PrefetchPolicy
+    var fetchTimeout: Double
+}
 
 struct HostMountSettings: Sendable {
     var mountPoint: String
     var upper: String
     var lowers: [String]
+    var repository: RepositorySettings?
     var threads: Int
     var passthrough: Bool
     var writebackCache: Bool
@@ -21,6 +33,23 @@ struct HostMountSettings: Sendable {
         if !passthrough { args.append("--no-passthrough") }
         if writebackCache { args.append("--writeback-cache") }
         if let logFile { args += ["--log-file", logFile] }
+        if let repository {
+            args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,
+                     "--fetch-timeout", String(repository.fetchTimeout)]
+            if let ref = repository.ref { args += ["--ref", ref] }
+        }
+        if lowers.isEmpty, let index = args.firstIndex(of: "--lower") { args.removeSubrange(index...(index + 1)) }
         return args
+    }
+
+    /// /var/cache/scorpio as root, ~/.cache/scorpio otherwise.
+    static var defaultCacheDirectory: String {
+        if geteuid() == 0 { return "/var/cache/scorpio" }
+        return (ProcessInfo.processInfo.environment["HOME"] ?? "/tmp") + "/.cache/scorpio"
+    }
+
+    /// A new upper directory under the cache, for --repo mounts given no --upper.
+    static func freshUpper(in cache: String) -> String {
+        "\(cache)/uppers/\(Int(Date().timeIntervalSince1970))-\(getpid())"
     }
 }

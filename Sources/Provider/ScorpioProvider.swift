@@ -2,6 +2,7 @@
 // mounts an overlay; `scorpio-provider unmount MNT` ends one. Parsing only: the work is in
 // HostMountRunner and Unmount.
 import ArgumentParser
+import Dicfuse
 import Logging
 
 @main
@@ -18,8 +19,26 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Writable upper directory; created if missing.")
     var upper: String?
 
-    @Option(help: "Read-only lower directories, highest first, separated by ':'.")
+    @Option(help: "Read-only lower directories, highest first, separated by ':' (below --repo when both are given).")
     var lower: String?
+
+    @Option(help: "A git repository to mount lazily: a local path, file://, ssh://, host:path or git:// URL.")
+    var repo: String?
+
+    @Option(help: "Branch, tag or commit of --repo (default: the remote's HEAD).")
+    var ref: String?
+
+    @Option(help: "Object cache shared by all mounts (default /var/cache/scorpio as root, ~/.cache/scorpio otherwise).")
+    var cache: String?
+
+    @Option(help: "Fetch along with a missed file: none, siblings (small files of the same directory), all.")
+    var prefetch: String = "siblings"
+
+    @Option(help: "Trees of --repo: eager (all fetched at mount).")
+    var trees: String = "eager"
+
+    @Option(help: "Seconds to wait for the git server before reads of uncached files fail with EIO.")
+    var fetchTimeout: Double = 30
 
     @Option(help: "Worker threads reading /dev/fuse (default: 2 x cores).")
     var threads: Int?
@@ -49,8 +68,12 @@ struct ScorpioProvider: ParsableCommand {
     /// parent commands of a subcommand too, and `unmount MNT` has no --mount.
     func checkArguments() throws {
         guard mountPoint != nil else { throw ValidationError("--mount MNT is required (or use a subcommand: unmount)") }
-        guard upper != nil else { throw ValidationError("--upper UPPER is required") }
-        guard let lower, !lower.isEmpty else { throw ValidationError("--lower DIR[:DIR...] is required") }
+        guard repo != nil || upper != nil else { throw ValidationError("--upper UPPER is required (it defaults to a fresh directory only with --repo)") }
+        guard repo != nil || !(lower ?? "").isEmpty else { throw ValidationError("--lower DIR[:DIR...] or --repo URL is required") }
+        guard PrefetchPolicy(rawValue: prefetch) != nil else { throw ValidationError("--prefetch must be none, siblings or all") }
+        guard trees == "eager" || trees == "lazy" else { throw ValidationError("--trees must be eager or lazy") }
+        guard trees == "eager" else { throw ValidationError("--trees lazy is not implemented yet; use --trees eager") }
+        guard fetchTimeout > 0 else { throw ValidationError("--fetch-timeout must be positive") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard attrTimeout >= 0, entryTimeout >= 0 else { throw ValidationError("timeouts must not be negative") }
@@ -58,8 +81,11 @@ struct ScorpioProvider: ParsableCommand {
 
     func run() throws {
         try checkArguments()
+        let cacheDirectory = cache ?? HostMountSettings.defaultCacheDirectory
         let settings = HostMountSettings(
-            mountPoint: mountPoint!, upper: upper!, lowers: lower!.split(separator: ":").map(String.init),
+            mountPoint: mountPoint!, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
+            lowers: (lower ?? "").split(separator: ":").map(String.init),
+            repository: repo.map { RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!, fetchTimeout: fetchTimeout) },
             threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,
             attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
             logFile: logFile)

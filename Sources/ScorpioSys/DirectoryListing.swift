@@ -9,6 +9,10 @@ public struct HostDirectoryEntry: Sendable, Equatable {
     public var name: [UInt8]
     public var direntType: UInt8
     public var inode: UInt64
+
+    public init(name: [UInt8], direntType: UInt8, inode: UInt64) {
+        self.name = name; self.direntType = direntType; self.inode = inode
+    }
 }
 
 extension FileDescriptor {

@@ -13,6 +13,12 @@ public struct ChildProcess: Sendable {
     /// is dup2()ed to `as` in the child.
     public static func spawn(_ arguments: [String], environment: [String], passing: FileDescriptor? = nil,
                              as target: Int32 = 3, newSession: Bool = false) throws(Errno) -> ChildProcess {
+        try spawn(arguments, environment: environment, descriptors: passing.map { [($0, target)] } ?? [], newSession: newSession)
+    }
+
+    /// Starts `arguments[0]` with each (descriptor, number) pair dup2()ed into the child.
+    public static func spawn(_ arguments: [String], environment: [String], descriptors: [(FileDescriptor, Int32)],
+                             newSession: Bool = false) throws(Errno) -> ChildProcess {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer {
@@ -20,7 +26,9 @@ public struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = scorpio_spawn(arguments[0], &argv, &envp, passing?.rawValue ?? -1, target, newSession ? 1 : 0, &pid)
+        let from = descriptors.map { $0.0.rawValue }
+        let to = descriptors.map { $0.1 }
+        let result = scorpio_spawn(arguments[0], &argv, &envp, from, to, Int32(descriptors.count), newSession ? 1 : 0, &pid)
         guard result == 0 else { throw Errno(rawValue: result) }
         return ChildProcess(pid: pid)
     }
@@ -32,6 +40,13 @@ public struct ChildProcess: Sendable {
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
+}
+
+/// pipe2(2) with O_CLOEXEC: (read end, write end).
+public func makePipe() throws(Errno) -> (FileDescriptor, FileDescriptor) {
+    var fds: [Int32] = [0, 0]
+    try retryingVoid { scorpio_pipe_cloexec(&fds) }
+    return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
 }
 
 /// The current environment as "K=V" strings.

@@ -11,6 +11,7 @@ struct MountScriptTests {
     @Test func passthroughKeepsReadsAndWritesOutOfTheDaemon() throws { try runScript("passthrough.sh") }
     @Test func fsyncedDataSurvivesDaemonKill() throws { try runScript("crash_recovery.sh") }
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
+    @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
 }
 
 /// Runs one script, failing the test with its whole output when it reports a failure.

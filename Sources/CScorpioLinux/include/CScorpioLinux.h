@@ -60,10 +60,13 @@ ssize_t scorpio_flistxattr(int fd, char *list, size_t size);
 int scorpio_eventfd(unsigned int initval, int flags);
 int scorpio_memfd_create(const char *name, unsigned int flags);
 
-/// posix_spawnp(3) of `file` with `argv`/`envp` (NULL-terminated). When `fd_from` >= 0 it is
-/// dup2()ed to `fd_to` in the child (the only descriptor passed beyond stdio). `new_session`
-/// starts the child in its own session (POSIX_SPAWN_SETSID). Returns 0 or an errno value.
-int scorpio_spawn(const char *file, char *const argv[], char *const envp[], int fd_from, int fd_to, int new_session, pid_t *pid);
+/// posix_spawnp(3) of `file` with `argv`/`envp` (NULL-terminated). Each `from[i]` is dup2()ed
+/// to `to[i]` in the child (the only descriptors passed beyond stdio). `new_session` starts the
+/// child in its own session (POSIX_SPAWN_SETSID). Returns 0 or an errno value.
+int scorpio_spawn(const char *file, char *const argv[], char *const envp[], const int *from, const int *to, int count, int new_session, pid_t *pid);
+
+/// pipe2(2) with O_CLOEXEC.
+int scorpio_pipe_cloexec(int fds[2]);
 
 /// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (threads created later
 /// inherit the mask), so that one thread can take them with `scorpio_wait_signal`.

@@ -1,0 +1,146 @@
+// Dicfuse: a git commit as a read-only overlay layer. Trees come from the object store (fetched
+// up front at mount); blob sizes come from the store, from object-info, or — when the server
+// cannot tell sizes — from fetching the blobs of a directory in one batch on its first
+// stat-bearing listing. File contents are fetched on first open and kept as plain files in the
+// content store, which the overlay opens for FUSE passthrough. Files show the raw blob content
+// (no .gitattributes filters), as `git cat-file blob` prints it.
+import Dispatch
+import Glibc
+import Logging
+import Overlay
+import ScorpioSys
+import Synchronization
+import SystemPackage
+
+/// Which neighbours to fetch along with a missed blob.
+public enum PrefetchPolicy: String, Sendable, CaseIterable {
+    case none, siblings, all
+}
+
+/// A read-only layer showing one commit of a git repository.
+public final class DicfuseLayer: ReadableLayer {
+    public let name: String
+    let store: ObjectStore
+    let remote: GitRemote?
+    let rootTree: ObjectID
+    let commitTime: Int64
+    let prefetch: PrefetchPolicy
+    let logger: Logger
+    private let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
+    let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
+
+    public init(name: String, store: ObjectStore, remote: GitRemote?, commit: ObjectID, prefetch: PrefetchPolicy, logger: Logger) throws(Errno) {
+        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { throw .noSuchFileOrDirectory }
+        self.name = name
+        self.store = store
+        self.remote = remote
+        self.rootTree = parsed.tree
+        self.commitTime = parsed.committerTime
+        self.prefetch = prefetch
+        self.logger = logger
+    }
+
+    // MARK: Trees and paths
+
+    func tree(_ id: ObjectID) throws(Errno) -> [TreeEntry] {
+        if let cached = trees.withLock({ $0[id] }) { return cached }
+        guard let raw = store.metadata(id) else {
+            logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
+            throw .ioError
+        }
+        guard let entries = try? TreeParser.parse(raw) else { throw .ioError }
+        trees.withLock { $0[id] = entries }
+        return entries
+    }
+
+    /// The entry at `path`, with the tree that holds it; nil entry for the root.
+    func locate(_ path: [UInt8]) throws(Errno) -> (entry: TreeEntry?, parent: ObjectID, index: Int) {
+        if path.isEmpty { return (nil, rootTree, -1) }
+        var current = rootTree
+        let components = path.split(separator: UInt8(ascii: "/"))
+        for (position, component) in components.enumerated() {
+            let entries = try tree(current)
+            guard let index = entries.firstIndex(where: { $0.name.elementsEqual(component) }) else { throw .noSuchFileOrDirectory }
+            let entry = entries[index]
+            if position == components.count - 1 { return (entry, current, index) }
+            guard entry.kind == .directory else { throw entry.kind == .gitlink ? .noSuchFileOrDirectory : .notDirectory }
+            current = entry.id
+        }
+        throw .noSuchFileOrDirectory
+    }
+
+    /// A stable inode number per path (FNV-1a), so two paths with the same blob are not
+    /// mistaken for hard links.
+    func inode(_ path: [UInt8]) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return (hash & 0x0000_FFFF_FFFF_FFFF) | 2
+    }
+
+    // MARK: ReadableLayer
+
+    public func stat(_ path: [UInt8]) throws(Errno) -> FileStat {
+        let (entry, parent, index) = try locate(path)
+        let time = TimeSpec(seconds: commitTime, nanoseconds: 0)
+        func make(_ mode: UInt32, _ size: UInt64) -> FileStat {
+            FileStat(device: 0, inode: inode(path), mode: mode, linkCount: 1, size: size, blocks: (size + 511) / 512,
+                     accessTime: time, modificationTime: time, changeTime: time)
+        }
+        guard let entry else { return make(ScorpioSys.FileType.directory.rawValue | 0o755, 4096) }
+        switch entry.kind {
+        case .directory, .gitlink: return make(ScorpioSys.FileType.directory.rawValue | 0o755, 4096)
+        case .file: return make(ScorpioSys.FileType.regular.rawValue | 0o644, try blobSize(parent: parent, index: index, path: path))
+        case .executable: return make(ScorpioSys.FileType.regular.rawValue | 0o755, try blobSize(parent: parent, index: index, path: path))
+        case .symlink: return make(ScorpioSys.FileType.symlink.rawValue | 0o777, try blobSize(parent: parent, index: index, path: path))
+        }
+    }
+
+    public func list(_ path: [UInt8]) throws(Errno) -> [HostDirectoryEntry] {
+        let (entry, _, _) = try locate(path)
+        if let entry, entry.kind == .gitlink { return [] }  // submodules show as empty directories
+        if let entry, entry.kind != .directory { throw .notDirectory }
+        return try tree(entry?.id ?? rootTree).map { child in
+            let type: UInt8 = switch child.kind {
+            case .directory, .gitlink: 4
+            case .symlink: 10
+            case .file, .executable: 8
+            }
+            var childPath = path
+            if !childPath.isEmpty { childPath.append(UInt8(ascii: "/")) }
+            childPath.append(contentsOf: child.name)
+            return HostDirectoryEntry(name: child.name, direntType: type, inode: inode(childPath))
+        }
+    }
+
+    public func readLink(_ path: [UInt8]) throws(Errno) -> [UInt8] {
+        let fd = try openForReading(path)
+        defer { fd.closeQuietly() }
+        let size = Int(try fd.stat().size)
+        var target = [UInt8](repeating: 0, count: size)
+        let count = try typedErrno { try target.withUnsafeMutableBytes { try fd.read(into: $0, at: 0) } }
+        return Array(target[0..<count])
+    }
+
+    public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
+        let (entry, parent, _) = try locate(path)
+        guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        try ensureBlob(entry.id, in: parent, path: path)
+        return try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
+    }
+
+    public func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]] {
+        _ = try locate(path)
+        return []
+    }
+
+    public func extendedAttribute(_ path: [UInt8], name: [UInt8]) throws(Errno) -> [UInt8]? {
+        _ = try locate(path)
+        return nil
+    }
+
+    public func statistics() throws(Errno) -> FileSystemStatistics {
+        let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.root.utf8), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
+        defer { fd.closeQuietly() }
+        return try fd.fileSystemStatistics()
+    }
+}

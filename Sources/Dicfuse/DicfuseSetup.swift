@@ -1,0 +1,60 @@
+// Mount-time work for a --repo layer: resolve the ref (or fall back to the ref cached last
+// time when the remote is unreachable), and make sure every tree of the commit is in the
+// store (`--trees eager`). A remount of a known commit needs no network at all.
+import Logging
+import ScorpioSys
+import SystemPackage
+
+/// What a Dicfuse layer is built from.
+public struct DicfuseSource: Sendable {
+    public let remote: GitRemote
+    public let commit: ObjectID
+    public let refName: String
+}
+
+public enum DicfuseSetup {
+    /// Resolves `ref` on `repository` and fetches the commit's trees unless they are cached.
+    public static func prepare(repository: String, ref: String?, store: ObjectStore, timeout: Double,
+                               logger: Logger) throws(RemoteError) -> DicfuseSource {
+        let url = try RemoteURL(repository)
+        let remote = GitRemote(url: url, timeout: timeout, logger: logger)
+        let key = ref ?? "HEAD"
+        let commit: ObjectID
+        let refName: String
+        if let ref, let id = ObjectID(hex: ref), store.isComplete(id) {
+            (commit, refName) = (id, ref)  // a pinned, fully cached commit: no network at all
+        } else {
+            do {
+                (commit, refName) = try remote.resolve(ref: ref)
+                try? store.storeRef(url: url.description, ref: key, commit: commit)
+            } catch let error where isConnectivity(error) {
+                guard let cached = store.cachedRef(url: url.description, ref: key), store.isComplete(cached) else { throw error }
+                logger.warning("remote unreachable; using the cached \(key) = \(cached.hex)", metadata: ["error": "\(error)"])
+                (commit, refName) = (cached, key)
+            }
+        }
+        if !store.isComplete(commit) {
+            let started = monotonicSeconds()
+            let objects = try remote.fetchTrees(of: commit)
+            do {
+                for object in objects where object.type != .blob { try store.store(object) }
+                try store.markComplete(commit)
+            } catch {
+                throw .transport("cannot write the cache in \(store.root): \(error)")
+            }
+            let counters = remote.counters
+            logger.info("fetched the trees of \(commit.hex)", metadata: [
+                "trees": "\(counters.trees)", "bytes": "\(counters.bytes)",
+                "elapsed": "\(Int((monotonicSeconds() - started) * 1000)) ms",
+            ])
+        }
+        return DicfuseSource(remote: remote, commit: commit, refName: refName)
+    }
+
+    private static func isConnectivity(_ error: RemoteError) -> Bool {
+        switch error {
+        case .transport, .timedOut: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,98 @@
+// Byte streams to a git server: the stdio of a `git upload-pack` process (local paths,
+// file:// and ssh), or a TCP socket (git://). Each protocol-v2 command uses a connection of
+// its own, so a failed command never leaves a half-read stream behind.
+import Glibc
+import ScorpioSys
+import SystemPackage
+
+/// A connection to a server's upload-pack.
+final class GitConnection {
+    private let input: FileDescriptor
+    private var output: FileDescriptor?
+    private let sameDescriptor: Bool
+    private let child: ChildProcess?
+    private var buffer: [UInt8] = []
+    private var bufferStart = 0
+    private let deadline: Double
+
+    init(input: FileDescriptor, output: FileDescriptor, child: ChildProcess?, timeout: Double) {
+        self.input = input
+        self.output = output
+        self.sameDescriptor = input == output
+        self.child = child
+        self.deadline = monotonicSeconds() + timeout
+    }
+
+    deinit { close() }
+
+    private var closed = false
+
+    /// Closes both directions and reaps the child process.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        input.closeQuietly()
+        if !sameDescriptor { output?.closeQuietly() }
+        output = nil
+        if let child {
+            kill(child.pid, SIGTERM)
+            _ = try? child.wait()
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws(RemoteError) {
+        guard let output else { throw .transport("connection already closed for writing") }
+        do {
+            try typedErrno { try bytes.withUnsafeBytes { try output.writeAll($0) } }
+        } catch {
+            throw .transport("write failed: \(error)")
+        }
+    }
+
+    /// Signals the end of the request (process transports need EOF on stdin).
+    func finishWriting() {
+        guard let output else { return }
+        if sameDescriptor {
+            _ = shutdown(output.rawValue, Int32(SHUT_WR))
+        } else {
+            output.closeQuietly()
+            self.output = nil
+        }
+    }
+
+    /// Reads exactly `count` bytes or throws.
+    func readExactly(_ count: Int) throws(RemoteError) -> [UInt8] {
+        while buffer.count - bufferStart < count {
+            try fill()
+        }
+        let result = Array(buffer[bufferStart..<(bufferStart + count)])
+        bufferStart += count
+        if bufferStart > 1 << 20 {
+            buffer.removeFirst(bufferStart)
+            bufferStart = 0
+        }
+        return result
+    }
+
+    private func fill() throws(RemoteError) {
+        var pollDescriptor = pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0)
+        let remaining = deadline - monotonicSeconds()
+        guard remaining > 0 else { throw .timedOut("no answer within the fetch timeout") }
+        let ready = poll(&pollDescriptor, 1, Int32(min(remaining, 3600) * 1000))
+        if ready == 0 { throw .timedOut("no answer within the fetch timeout") }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = chunk.withUnsafeMutableBytes { Glibc.read(input.rawValue, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if Glibc.errno == EINTR { return }
+            throw .transport("read failed: \(Errno(rawValue: Glibc.errno))")
+        }
+        if count == 0 { throw .transport("the server closed the connection") }
+        buffer.append(contentsOf: chunk[0..<count])
+    }
+}
+
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

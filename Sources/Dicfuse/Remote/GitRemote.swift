@@ -1,0 +1,200 @@
+// A git protocol v2 client (gitprotocol-v2): capability advertisement, ls-refs, fetch with
+// `filter blob:none` for a commit's trees, fetch of blobs by object id, and object-info for
+// blob sizes. A server lacking something we need is named in a one-line error instead of
+// falling back to a full download.
+import Logging
+import Synchronization
+
+/// A ref as ls-refs reports it.
+public struct RemoteRef: Sendable, Equatable {
+    public var name: String
+    public var id: ObjectID
+    public var symrefTarget: String?
+    public var peeled: ObjectID?
+}
+
+/// Counters of what was fetched, for tests, benchmarks and progress lines.
+public struct FetchCounters: Sendable, Equatable {
+    public var blobs = 0
+    public var trees = 0
+    public var bytes = 0
+}
+
+/// One git server, spoken to with protocol v2.
+public final class GitRemote: Sendable {
+    public let url: RemoteURL
+    let timeout: Double
+    let logger: Logger
+    private let counterState = Mutex(FetchCounters())
+    private let advertisedState = Mutex<[String]?>(nil)
+
+    public init(url: RemoteURL, timeout: Double, logger: Logger) {
+        self.url = url
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// What has been fetched so far.
+    public var counters: FetchCounters { counterState.withLock { $0 } }
+
+    /// Opens a connection, reads the advertisement, and sends one command.
+    private func send(command: String, arguments: [String]) throws(RemoteError) -> (GitConnection, PacketReader) {
+        let connection = try url.connect(timeout: timeout)
+        var reader = PacketReader(connection: connection)
+        let capabilities = try reader.lines()
+        guard capabilities.first == "version 2" else {
+            connection.close()
+            throw .unsupported("\(url): the server does not speak git protocol v2 (it answered \((capabilities.first ?? "nothing").debugDescription)); git 2.18+ with protocol.version=2 is needed")
+        }
+        advertisedState.withLock { $0 = capabilities }
+        guard capabilities.contains(where: { $0 == command || $0.hasPrefix(command + "=") }) else {
+            connection.close()
+            throw .unsupported("\(url): the server does not offer the \(command) command")
+        }
+        var request = PktLine.line("command=\(command)") + PktLine.line("agent=scorpio-provider/1")
+        if capabilities.contains(where: { $0.hasPrefix("object-format") }) { request += PktLine.line("object-format=sha1") }
+        request += PktLine.delimiter
+        for argument in arguments { request += PktLine.line(argument) }
+        request += PktLine.flush
+        try connection.write(request)
+        connection.finishWriting()
+        return (connection, reader)
+    }
+
+    /// The capability lines of the last advertisement (fetched if none yet).
+    public func capabilities() throws(RemoteError) -> [String] {
+        if let known = advertisedState.withLock({ $0 }) { return known }
+        let connection = try url.connect(timeout: timeout)
+        defer { connection.close() }
+        var reader = PacketReader(connection: connection)
+        let lines = try reader.lines()
+        advertisedState.withLock { $0 = lines }
+        return lines
+    }
+
+    /// `fetch` capability features ("shallow", "filter", ...).
+    private func fetchFeatures() throws(RemoteError) -> [String] {
+        guard let line = try capabilities().first(where: { $0.hasPrefix("fetch") }) else { return [] }
+        return line.split(separator: "=", maxSplits: 1).dropFirst().first.map { $0.split(separator: " ").map(String.init) } ?? []
+    }
+
+    /// ls-refs with symrefs and peeled tags.
+    public func listRefs() throws(RemoteError) -> [RemoteRef] {
+        let (connection, reader) = try send(command: "ls-refs", arguments: ["symrefs", "peel", "ref-prefix HEAD", "ref-prefix refs/heads/", "ref-prefix refs/tags/"])
+        defer { connection.close() }
+        var r = reader
+        var refs: [RemoteRef] = []
+        for line in try r.lines() {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let id = ObjectID(hex: parts[0]) else {
+                if line.hasPrefix("unborn") { continue }
+                throw .protocolViolation("bad ls-refs line \(line.debugDescription)")
+            }
+            var ref = RemoteRef(name: String(parts[1]), id: id)
+            for attribute in parts.dropFirst(2) {
+                if attribute.hasPrefix("symref-target:") { ref.symrefTarget = String(attribute.dropFirst("symref-target:".count)) }
+                if attribute.hasPrefix("peeled:") { ref.peeled = ObjectID(hex: attribute.dropFirst("peeled:".count)) }
+            }
+            refs.append(ref)
+        }
+        return refs
+    }
+
+    /// The commit a --ref names: a full object id, a branch, a tag, or (nil) the remote's HEAD.
+    public func resolve(ref: String?) throws(RemoteError) -> (commit: ObjectID, name: String) {
+        if let ref, let id = ObjectID(hex: ref) { return (id, ref) }
+        let refs = try listRefs()
+        let wanted = ref ?? "HEAD"
+        let candidates = [wanted, "refs/heads/\(wanted)", "refs/tags/\(wanted)"]
+        for name in candidates {
+            if let found = refs.first(where: { $0.name == name }) { return (found.peeled ?? found.id, name) }
+        }
+        throw .server("no ref named \(wanted) on \(url)")
+    }
+
+    /// The commit and every tree reachable from it, without blobs (filter blob:none, depth 1).
+    public func fetchTrees(of commit: ObjectID) throws(RemoteError) -> [GitObject] {
+        let features = try fetchFeatures()
+        guard features.contains("filter") else {
+            throw .unsupported("\(url): the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
+        }
+        var arguments = ["ofs-delta", "no-progress", "filter blob:none"]
+        if features.contains("shallow") { arguments.append("deepen 1") }
+        arguments += ["want \(commit.hex)", "done"]
+        let objects = try fetchPack(arguments: arguments, wanted: [commit])
+        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
+        return objects
+    }
+
+    /// Blobs by object id, in one request.
+    public func fetchBlobs(_ ids: [ObjectID]) throws(RemoteError) -> [GitObject] {
+        let arguments = ["ofs-delta", "no-progress"] + ids.map { "want \($0.hex)" } + ["done"]
+        let objects: [GitObject]
+        do {
+            objects = try fetchPack(arguments: arguments, wanted: ids)
+        } catch .server(let message) where message.contains("not our ref") || message.contains("not our") {
+            throw .unsupported("\(url): the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
+        }
+        let blobCount = objects.filter { $0.type == .blob }.count
+        counterState.withLock { $0.blobs += blobCount }
+        logger.info("fetched blobs", metadata: ["count": "\(blobCount)", "first": "\(ids.first?.hex ?? "")"])
+        return objects
+    }
+
+    /// Blob sizes without content, when the server advertises object-info; nil otherwise.
+    public func objectSizes(_ ids: [ObjectID]) throws(RemoteError) -> [ObjectID: UInt64]? {
+        guard try capabilities().contains(where: { $0 == "object-info" || $0.hasPrefix("object-info=") }) else { return nil }
+        let (connection, reader) = try send(command: "object-info", arguments: ["size"] + ids.map { "oid \($0.hex)" })
+        defer { connection.close() }
+        var r = reader
+        var sizes: [ObjectID: UInt64] = [:]
+        for line in try r.lines() where line != "size" {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let id = ObjectID(hex: parts[0]), let size = UInt64(parts[1]) else { continue }
+            sizes[id] = size
+        }
+        return sizes
+    }
+
+    /// Sends a fetch and returns the verified objects of its pack.
+    private func fetchPack(arguments: [String], wanted: [ObjectID]) throws(RemoteError) -> [GitObject] {
+        let (connection, reader) = try send(command: "fetch", arguments: arguments)
+        defer { connection.close() }
+        var r = reader
+        var pack: [UInt8] = []
+        var inPackfile = false
+        loop: while true {
+            switch try r.next() {
+            case .flush, .responseEnd:
+                break loop
+            case .delimiter:
+                continue
+            case .data(let payload):
+                if !inPackfile {
+                    if payload == Array("packfile\n".utf8) || payload == Array("packfile".utf8) { inPackfile = true }
+                    continue
+                }
+                guard let band = payload.first else { continue }
+                switch band {
+                case 1: pack.append(contentsOf: payload.dropFirst())
+                case 2: logger.debug("remote: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)")
+                case 3: throw .server(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)
+                default: throw .protocolViolation("unknown sideband \(band)")
+                }
+            }
+        }
+        guard inPackfile else { throw .protocolViolation("the fetch response has no packfile section") }
+        counterState.withLock { $0.bytes += pack.count }
+        let objects: [GitObject]
+        do {
+            objects = try PackParser.parse(pack)
+        } catch {
+            throw .pack("\(error)")
+        }
+        let received = Set(objects.map(\.id))
+        for id in wanted where !received.contains(id) {
+            throw .pack("the server did not send \(id.hex)")
+        }
+        return objects
+    }
+}

@@ -1,0 +1,126 @@
+// The on-disk cache under --cache, shared by every mount and repository on the host:
+//   objects/xx/<38 hex>   commits and trees, raw content, verified by id before storing
+//   blobs/xx/<38 hex>     file contents, one plain file per blob (opened for FUSE passthrough)
+//   sizes/<tree hex>      known blob sizes of one tree (object-info), 8 bytes per entry
+//   complete/<commit hex> marker: every tree of this commit is in objects/
+//   refs/<url hash>/<ref> the commit a ref named when it was last resolved
+//   tmp/                  files being written; renamed into place only when complete
+// Every file is written to tmp/ and renamed, so a killed daemon leaves no torn or zero-byte
+// object under a real name, and the next start uses the cache as is.
+import Glibc
+import ScorpioSys
+import SystemPackage
+
+/// Files of the object cache.
+public final class ObjectStore: Sendable {
+    public let root: String
+
+    /// Opens (creating) the cache directory.
+    public init(root: String) throws(Errno) {
+        self.root = root
+        for directory in ["", "/objects", "/blobs", "/sizes", "/complete", "/refs", "/tmp"] {
+            if mkdir(root + directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+        }
+    }
+
+    private func fanout(_ kind: String, _ id: ObjectID) -> (directory: String, file: String) {
+        let hex = id.hex
+        let directory = "\(root)/\(kind)/\(hex.prefix(2))"
+        return (directory, "\(directory)/\(hex.dropFirst(2))")
+    }
+
+    /// Path of a blob's content file (it may not exist yet).
+    public func blobPath(_ id: ObjectID) -> String { fanout("blobs", id).file }
+
+    /// Size of a cached blob, nil when it is not cached.
+    public func cachedBlobSize(_ id: ObjectID) -> UInt64? {
+        var st = stat()
+        return stat(blobPath(id), &st) == 0 ? UInt64(st.st_size) : nil
+    }
+
+    /// Raw content of a stored commit or tree.
+    public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(fanout("objects", id).file) }
+
+    /// Stores a verified object: blobs into blobs/, everything else into objects/.
+    public func store(_ object: GitObject) throws(Errno) {
+        let (directory, file) = fanout(object.type == .blob ? "blobs" : "objects", object.id)
+        if access(file, F_OK) == 0 { return }
+        if mkdir(directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+        try atomicWrite(file, object.data)
+    }
+
+    /// Known sizes of the blobs of `tree`, index-aligned with its entries (UInt64.max = unknown).
+    public func sizes(of tree: ObjectID) -> [UInt64]? {
+        guard let raw = readFile("\(root)/sizes/\(tree.hex)"), raw.count % 8 == 0 else { return nil }
+        return stride(from: 0, to: raw.count, by: 8).map { offset in
+            raw[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        }
+    }
+
+    public func storeSizes(_ sizes: [UInt64], of tree: ObjectID) throws(Errno) {
+        var raw: [UInt8] = []
+        raw.reserveCapacity(sizes.count * 8)
+        for size in sizes { for shift in stride(from: 0, to: 64, by: 8) { raw.append(UInt8(truncatingIfNeeded: size >> UInt64(shift))) } }
+        try atomicWrite("\(root)/sizes/\(tree.hex)", raw)
+    }
+
+    public func isComplete(_ commit: ObjectID) -> Bool { access("\(root)/complete/\(commit.hex)", F_OK) == 0 }
+    public func markComplete(_ commit: ObjectID) throws(Errno) { try atomicWrite("\(root)/complete/\(commit.hex)", []) }
+
+    /// The commit `ref` of `url` resolved to last time.
+    public func cachedRef(url: String, ref: String) -> ObjectID? {
+        guard let raw = readFile(refPath(url: url, ref: ref)) else { return nil }
+        return ObjectID(hex: String(decoding: raw.prefix(40), as: UTF8.self))
+    }
+
+    public func storeRef(url: String, ref: String, commit: ObjectID) throws(Errno) {
+        let directory = "\(root)/refs/\(fnv(url))"
+        if mkdir(directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+        try atomicWrite(refPath(url: url, ref: ref), Array(commit.hex.utf8))
+    }
+
+    private func refPath(url: String, ref: String) -> String {
+        "\(root)/refs/\(fnv(url))/\(ref.replacingOccurrences(of: "/", with: "%"))"
+    }
+
+    private func fnv(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
+    }
+
+    /// Writes `bytes` to tmp/ and renames the file to `path`; on failure (a full disk) nothing
+    /// is left behind.
+    private func atomicWrite(_ path: String, _ bytes: [UInt8]) throws(Errno) {
+        let temporary = "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(temporary.utf8), flags: O_WRONLY_VALUE | O_CREAT_VALUE | O_EXCL_VALUE, mode: 0o444)
+        do {
+            defer { fd.closeQuietly() }
+            try typedErrno { try bytes.withUnsafeBytes { try fd.writeAll($0) } }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        do {
+            try retryingVoid { rename(temporary, path) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && Glibc.errno == EINTR { continue }
+            if count <= 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+        }
+        return result
+    }
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Dicfuse against real servers started here: file:// (git upload-pack over stdio) and git://
+# (git daemon on loopback). The mounted tree must be byte-for-byte the commit; listing must not
+# fetch blob contents when the server tells sizes (object-info); reading one file fetches that
+# blob only (--prefetch none); with the server gone, cached files still read and uncached ones
+# fail with EIO without hanging the mount.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+R=$WORK/served/repo.git M=$WORK/mnt
+mkdir -p "$M" "$WORK/src"
+(
+    set -e
+    cd "$WORK/src"
+    git init -q -b main .
+    git config user.email t@example.com; git config user.name Tester
+    mkdir -p dir/nested empty-parent/x
+    echo "plain file" > plain.txt
+    printf '#!/bin/sh\necho run\n' > run.sh; chmod 755 run.sh
+    : > empty.txt
+    ln -s plain.txt link-to-plain
+    ln -s ../plain.txt dir/up-link
+    printf 'crlf\r\nline\r\n' > dir/crlf.txt
+    echo '*.txt text eol=crlf' > .gitattributes
+    head -c 300000 /dev/urandom > dir/nested/big.bin
+    for i in $(seq 30); do echo "file $i" > "dir/f$i.txt"; done
+    echo deep > empty-parent/x/deep.txt
+    printf 'non-utf8\n' > "$(printf 'name-\xff\xfe.txt')"
+    git add -A
+    git update-index --add --cacheinfo 160000,0123456789abcdef0123456789abcdef01234567,submodule
+    git commit -qm initial
+) || { echo "FAIL: cannot build the test repository"; exit 1; }
+git clone -q --bare "$WORK/src" "$R"
+git -C "$R" config uploadpack.allowFilter true
+git -C "$R" config uploadpack.allowAnySHA1InWant true
+git -C "$R" config transfer.advertiseObjectInfo true
+COMMIT=$(git -C "$R" rev-parse HEAD)
+SYMLINKS=$(git -C "$R" ls-tree -r HEAD | grep -c '^120000')
+PORT=$((20000 + RANDOM % 20000))
+git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >"$WORK/gitd.log" 2>&1 &
+GITD=$!
+PIDS+=("$GITD")
+for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# Compare the mount with the commit as git itself shows it.
+compare_with_commit() {
+    local mnt=$1
+    python3 - "$R" "$mnt" <<'PY'
+import os, stat, subprocess, sys
+repo, mnt = sys.argv[1].encode(), sys.argv[2].encode()
+listing = subprocess.run([b"git", b"-C", repo, b"ls-tree", b"-r", b"-z", b"--full-tree", b"HEAD"], check=True, capture_output=True).stdout
+problems, count = [], 0
+for record in listing.split(b"\0"):
+    if not record: continue
+    meta, path = record.split(b"\t", 1)
+    mode, kind, oid = meta.split(b" ")
+    full = os.path.join(mnt, path)
+    count += 1
+    st = os.lstat(full)
+    if mode == b"160000":
+        if not stat.S_ISDIR(st.st_mode) or os.listdir(full): problems.append((path, "gitlink must be an empty dir"))
+        continue
+    blob = subprocess.run([b"git", b"-C", repo, b"cat-file", b"blob", oid], check=True, capture_output=True).stdout
+    if mode == b"120000":
+        if not stat.S_ISLNK(st.st_mode) or os.readlink(full) != blob: problems.append((path, "symlink"))
+        continue
+    want_mode = 0o755 if mode == b"100755" else 0o644
+    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != want_mode: problems.append((path, "mode %o" % st.st_mode))
+    if st.st_size != len(blob): problems.append((path, "size %d != %d" % (st.st_size, len(blob))))
+    if open(full, "rb").read() != blob: problems.append((path, "content"))
+# Nothing extra in the mount either.
+seen = set()
+for top, dirs, files in os.walk(mnt):
+    for name in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+        seen.add(os.path.relpath(os.path.join(top, name), mnt))
+expected = {r.split(b"\t", 1)[1] for r in listing.split(b"\0") if r and not r.startswith(b"160000")}
+if seen != expected: problems.append(("tree", "extra %s missing %s" % (seen - expected, expected - seen)))
+print(f"{count} entries compared; problems: {problems}")
+sys.exit(1 if problems else 0)
+PY
+}
+blobs_fetched() { awk '/fetched blobs/ { for (i=1;i<=NF;i++) if ($i ~ /^count=/) { split($i,a,"="); s+=a[2] } } END { print s+0 }' "$1"; }
+
+for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git"; do
+    CACHE=$WORK/cache-$(echo "$URL" | cut -c1-3)
+    mount_scorpio "$M" "$WORK/d.log" --repo "$URL" --cache "$CACHE" --upper "$WORK/up-$RANDOM" --prefetch none || exit 1
+    find "$M" -printf '%s %m %p\n' > /dev/null
+    expect_eq "$URL: a stat walk fetches no blob contents (sizes from object-info)" "0" "$(blobs_fetched "$WORK/d.log")"
+    ls -lR "$M" > /dev/null
+    # ls -l prints symlink targets, and a symlink's target is its blob: those two are fetched.
+    expect_eq "$URL: ls -lR fetches only the symlink targets" "$SYMLINKS" "$(blobs_fetched "$WORK/d.log")"
+    cat "$M/plain.txt" > /dev/null
+    expect_eq "$URL: reading one file fetches exactly that blob" "$((SYMLINKS + 1))" "$(blobs_fetched "$WORK/d.log")"
+    check "$URL: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
+    # .gitattributes asks for CRLF in checkouts; the mount shows the raw (LF) blob, as documented.
+    expect_eq "$URL: raw blob content, no eol conversion" "0" "$(grep -c $'\r' "$M/plain.txt")"
+    echo change >> "$M/plain.txt"
+    check "$URL: the mount is writable through the overlay" grep -q change "$M/plain.txt"
+    unmount_scorpio "$M"
+    rm -f "$WORK/d.log"
+done
+
+# Offline: warm part of a cache, stop the server, remount from that cache.
+CACHE=$WORK/cache-offline
+mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-warm" --prefetch none || exit 1
+cat "$M/plain.txt" > /dev/null
+unmount_scorpio "$M"
+kill "$GITD"; wait "$GITD" 2>/dev/null
+mount_scorpio "$M" "$WORK/off.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-off" --fetch-timeout 3 || exit 1
+check "offline: the tree is listed from the cache" sh -c "ls '$M/dir' | grep -q f7.txt && ls '$M/dir/nested' | grep -q big.bin"
+expect_eq "offline: a cached file reads" "plain file" "$(cat "$M/plain.txt")"
+check "offline: an uncached file fails with EIO" sh -c "cat '$M/dir/f7.txt' 2>&1 | grep -q 'Input/output error'"
+check "offline: the mount still answers" ls "$M/dir"
+check "offline: the failure is logged with path and object id" grep -q "f7.txt" "$WORK/off.log"
+unmount_scorpio "$M"
+finish
