@@ -83,6 +83,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Drives the built scorpio-provider binary through shell scripts (mount, check, unmount).
-        .testTarget(name: "IntegrationTests", exclude: ["scripts"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["ScorpioSys", .product(name: "SystemPackage", package: "swift-system")],
+            exclude: ["scripts"],
+            swiftSettings: strict),
     ]
 )

@@ -149,14 +149,38 @@ struct DispatcherTests {
         return harness
     }
 
-    @Test func lookupOnNullFileSystemRepliesENOENT() {
-        let harness = Self.initializedHarness()
+    @Test func lookupOfMissingNameWithoutEntryCachingRepliesENOENT() {
+        var configuration = InitConfiguration()
+        configuration.timeouts = CacheTimeouts(entrySeconds: 0, attributeSeconds: 1)
+        let harness = DispatchHarness(configuration: configuration)
+        harness.send(Golden.initialize)
         let expected: [[UInt8]] = [[
             0x10, 0x00, 0x00, 0x00,                         // len = 16
             0xfe, 0xff, 0xff, 0xff,                         // error = -2 (-ENOENT)
             0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // unique = 0x10
         ]]
         #expect(harness.send(Golden.lookup).replies == expected)
+    }
+
+    @Test func lookupOfMissingNameRepliesCacheableNegativeEntry() {
+        let harness = Self.initializedHarness()  // default entry timeout: 1 s
+        var expected: [UInt8] = [
+            0x90, 0x00, 0x00, 0x00,                         // len = 144 (16 header + 128 fuse_entry_out)
+            0x00, 0x00, 0x00, 0x00,                         // error = 0
+            0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // unique = 0x10
+            0, 0, 0, 0, 0, 0, 0, 0,                         // nodeid = 0: negative entry
+            0, 0, 0, 0, 0, 0, 0, 0,                         // generation
+            0x01, 0, 0, 0, 0, 0, 0, 0,                      // entry_valid = 1 s
+            0x01, 0, 0, 0, 0, 0, 0, 0,                      // attr_valid = 1 s
+            0, 0, 0, 0,                                     // entry_valid_nsec
+            0, 0, 0, 0,                                     // attr_valid_nsec
+        ]
+        expected += [UInt8](repeating: 0, count: 60)      // fuse_attr: ino..ctimensec all zero, mode = 0
+        expected += [0x01, 0, 0, 0]                         // nlink = 1 (Attributes default)
+        expected += [UInt8](repeating: 0, count: 12)      // uid, gid, rdev
+        expected += [0x00, 0x10, 0, 0]                      // blksize = 4096 (Attributes default)
+        expected += [0, 0, 0, 0]                            // flags
+        #expect(harness.send(Golden.lookup).replies == [expected])
     }
 
     @Test func unknownOpcodeRepliesENOSYS() {

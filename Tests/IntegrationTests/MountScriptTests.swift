@@ -2,6 +2,8 @@
 // always unmounts in a trap). A missing prerequisite (root, /dev/fuse, the built binary) is a
 // failure with a clear message, never a silent skip.
 import Foundation
+import ScorpioSys
+import SystemPackage
 import Testing
 
 @Suite(.serialized)
@@ -14,20 +16,19 @@ struct MountScriptTests {
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
 }
 
-/// Runs one script, failing the test with its whole output when it reports a failure.
+/// Runs one script, failing the test with its whole output when it reports a failure. It is
+/// started with posix_spawn and an empty signal mask (ChildProcess): the test runner blocks
+/// some signals, and a script inheriting that mask could not stop the servers it started.
 func runScript(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-    let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("scripts")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [scripts.appendingPathComponent(name).path]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("scripts/\(name)").path
+    let (readEnd, writeEnd) = try makePipe()
+    let child = try ChildProcess.spawn(["/bin/bash", script], environment: currentEnvironment(),
+                                       descriptors: [(writeEnd, 1), (writeEnd, 2)])
+    writeEnd.closeQuietly()
+    let output = FileHandle(fileDescriptor: readEnd.rawValue, closeOnDealloc: true).readDataToEndOfFile()
+    let status = try child.wait()
+    let text = String(decoding: output, as: UTF8.self)
     print(text)
-    #expect(process.terminationStatus == 0, "\(name) failed:\n\(text)", sourceLocation: sourceLocation)
+    #expect(status == 0, "\(name) failed:\n\(text)", sourceLocation: sourceLocation)
     #expect(text.contains(" checks, 0 failed"), "\(name) did not finish its checks:\n\(text)", sourceLocation: sourceLocation)
 }

@@ -105,7 +105,7 @@ CACHE=$WORK/cache-offline
 mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-warm" --prefetch none || exit 1
 cat "$M/plain.txt" > /dev/null
 unmount_scorpio "$M"
-kill "$GITD"; wait "$GITD" 2>/dev/null
+kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
 mount_scorpio "$M" "$WORK/off.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-off" --fetch-timeout 3 || exit 1
 check "offline: the tree is listed from the cache" sh -c "ls '$M/dir' | grep -q f7.txt && ls '$M/dir/nested' | grep -q big.bin"
 expect_eq "offline: a cached file reads" "plain file" "$(cat "$M/plain.txt")"

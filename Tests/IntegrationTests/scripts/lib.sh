@@ -25,6 +25,7 @@ cleanup() {
     for p in "${PIDS[@]:-}"; do
         [ -n "$p" ] || continue
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        pkill -9 -P "$p" 2>/dev/null  # e.g. git-daemon under its `git daemon` wrapper
         kill -9 "$p" 2>/dev/null
     done
     [ -n "${WORK:-}" ] && rm -rf "$WORK"
