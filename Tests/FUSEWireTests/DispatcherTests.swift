@@ -175,7 +175,7 @@ struct DispatcherTests {
             0, 0, 0, 0,                                     // entry_valid_nsec
             0, 0, 0, 0,                                     // attr_valid_nsec
         ]
-        expected += [UInt8](repeating: 0, count: 60)      // fuse_attr: ino..ctimensec all zero, mode = 0
+        expected += [UInt8](repeating: 0, count: 64)      // fuse_attr: ino, size, blocks, 3 times, 3 nsecs, mode = 0
         expected += [0x01, 0, 0, 0]                         // nlink = 1 (Attributes default)
         expected += [UInt8](repeating: 0, count: 12)      // uid, gid, rdev
         expected += [0x00, 0x10, 0, 0]                      // blksize = 4096 (Attributes default)
