@@ -3,6 +3,7 @@
 // setuid helper, which opens /dev/fuse, mounts, and passes the descriptor back over a socket
 // named by _FUSE_COMMFD.
 import CScorpioLinux
+import Foundation
 import Glibc
 import ScorpioSys
 import SystemPackage
@@ -86,7 +87,8 @@ public struct FUSEMount: Sendable {
         defer { close(pair[0]); close(pair[1]) }
         var opts = "fsname=\(options.fsName),subtype=\(options.subtype)"
         if options.defaultPermissions { opts += ",default_permissions" }
-        if options.allowOther { opts += ",allow_other" }
+        // fusermount3 refuses allow_other unless the administrator enabled user_allow_other.
+        if options.allowOther && userAllowOtherEnabled() { opts += ",allow_other" }
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(["fusermount3", "-o", opts, "--", mountPoint],
@@ -102,6 +104,18 @@ public struct FUSEMount: Sendable {
             throw MountSetupError(step: "fusermount3", errno: nil, detail: "it exited with status \(status) without a mount")
         }
         return FUSEMount(device: FUSEDevice(descriptor: FileDescriptor(rawValue: fd)), mountPoint: mountPoint, viaHelper: true)
+    }
+
+    /// Whether /etc/fuse.conf has an uncommented user_allow_other line.
+    private static func userAllowOtherEnabled() -> Bool {
+        guard let file = fopen("/etc/fuse.conf", "r") else { return false }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines)
+            if text == "user_allow_other" { return true }
+        }
+        return false
     }
 
     /// Unmounts `mountPoint`. `lazy` detaches it even while it is busy or its daemon is dead.

@@ -45,13 +45,16 @@ extension OverlayFileSystem {
         // kernel open the backing file again. Large files and everything in the upper pass through.
         let smallLowerFile = index != 0 && (stat?.size ?? 0) < OverlayFileSystem.passthroughMinimumLowerSize
         if options.passthrough, !smallLowerFile, let registrar = ctx.passthrough, stat?.fileType == .regular {
-            backing = acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar)
-            if backing != nil {
+            switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
+            case .registered(let backingID):
+                backing = backingID
                 flags = [.passthrough]
-            } else {
-                // The inode is already passed through to a different host file (it was copied up
-                // while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
+            case .otherFileInUse:
+                // The inode is already passed through to a different host file (it was copied
+                // up while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
                 flags = [.directIO]
+            case .refused:
+                break  // READ/WRITE replies with the normal page cache
             }
         }
         let handle = state.withLock { s in
@@ -61,25 +64,33 @@ extension OverlayFileSystem {
         return OpenResult(handle: handle, flags: flags, backingID: backing)
     }
 
-    /// The node's backing id for `layer`, registering one if the node has none. nil when the
-    /// node's backing file is another layer's or the kernel refused.
+    /// The outcome of asking for a passthrough backing file.
+    enum BackingOutcome {
+        case registered(BackingID)
+        /// The node is passed through to another layer's file already.
+        case otherFileInUse
+        /// The kernel refused (e.g. no CAP_SYS_ADMIN): serve with READ/WRITE.
+        case refused
+    }
+
+    /// The node's backing id for `layer`, registering one if the node has none.
     private func acquireBacking(_ id: InodeNumber, descriptor: FileDescriptor, layer index: LayerIndex,
-                                registrar: any BackingFileRegistrar) -> BackingID? {
-        state.withLock { s -> BackingID? in
-            guard var node = s.table[id] else { return nil }
+                                registrar: any BackingFileRegistrar) -> BackingOutcome {
+        state.withLock { s -> BackingOutcome in
+            guard var node = s.table[id] else { return .refused }
             if let existing = node.backing {
-                guard existing.layer == index else { return nil }
+                guard existing.layer == index else { return .otherFileInUse }
                 node.backing = (existing.id, index, existing.users + 1)
                 s.table[id] = node
-                return existing.id
+                return .registered(existing.id)
             }
             guard let backingID = try? registrar.open(descriptor) else {
                 logger.debug("passthrough refused by the kernel; using READ/WRITE", metadata: ["inode": "\(id)"])
-                return nil
+                return .refused
             }
             node.backing = (backingID, index, 1)
             s.table[id] = node
-            return backingID
+            return .registered(backingID)
         }
     }
 

@@ -88,7 +88,8 @@ enum SetupChecks {
         guard access("/dev/fuse", F_OK) == 0 else {
             throw SetupFailure(message: "no /dev/fuse: load the fuse module (modprobe fuse) or pass --device /dev/fuse to the container", status: ExitStatus.fuseUnavailable)
         }
-        guard access("/dev/fuse", R_OK | W_OK) == 0 else {
+        // A normal user's mount is made by fusermount3, which opens /dev/fuse as root.
+        guard geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) == 0 else {
             throw SetupFailure(message: "/dev/fuse is not readable and writable by this user", status: ExitStatus.fuseUnavailable)
         }
     }

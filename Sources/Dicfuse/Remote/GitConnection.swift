@@ -6,7 +6,7 @@ import ScorpioSys
 import SystemPackage
 
 /// A connection to a server's upload-pack.
-final class GitConnection {
+final class GitConnection: ByteSource {
     private let input: FileDescriptor
     private var output: FileDescriptor?
     private let sameDescriptor: Bool
@@ -58,6 +58,21 @@ final class GitConnection {
             output.closeQuietly()
             self.output = nil
         }
+    }
+
+    /// Reads until the peer closes (HTTP with Connection: close); the caller checks what arrived.
+    func readToEnd() throws(RemoteError) -> [UInt8] {
+        while true {
+            do {
+                try fill()
+            } catch {
+                if case .timedOut = error { throw error }
+                break  // closed by the peer: the response is complete
+            }
+        }
+        let result = Array(buffer[bufferStart...])
+        bufferStart = buffer.count
+        return result
     }
 
     /// Reads exactly `count` bytes or throws.

@@ -37,37 +37,75 @@ public final class GitRemote: Sendable {
     /// What has been fetched so far.
     public var counters: FetchCounters { counterState.withLock { $0 } }
 
-    /// Opens a connection, reads the advertisement, and sends one command.
-    private func send(command: String, arguments: [String]) throws(RemoteError) -> (GitConnection, PacketReader) {
-        let connection = try url.connect(timeout: timeout)
-        var reader = PacketReader(connection: connection)
-        let capabilities = try reader.lines()
-        guard capabilities.first == "version 2" else {
-            connection.close()
-            throw .unsupported("\(url): the server does not speak git protocol v2 (it answered \((capabilities.first ?? "nothing").debugDescription)); git 2.18+ with protocol.version=2 is needed")
+    /// Sends one command and returns where its response is read from: a fresh connection that
+    /// first carries the advertisement (stream transports), or a POST's body (smart HTTP).
+    private func send(command: String, arguments: [String]) throws(RemoteError) -> (any ByteSource, PacketReader) {
+        var stream: GitConnection? = nil
+        let advertised: [String]
+        if case .http(let address) = url {
+            advertised = try capabilities()
+            _ = address
+        } else {
+            let connection = try url.connect(timeout: timeout)
+            var reader = PacketReader(connection: connection)
+            do {
+                advertised = try reader.lines()
+            } catch {
+                connection.close()
+                throw error
+            }
+            advertisedState.withLock { $0 = advertised }
+            stream = connection
         }
-        advertisedState.withLock { $0 = capabilities }
-        guard capabilities.contains(where: { $0 == command || $0.hasPrefix(command + "=") }) else {
-            connection.close()
-            throw .unsupported("\(url): the server does not offer the \(command) command")
+        do {
+            try checkAdvertisement(advertised, offers: command)
+        } catch {
+            stream?.close()
+            throw error
         }
         var request = PktLine.line("command=\(command)") + PktLine.line("agent=scorpio-provider/1")
-        if capabilities.contains(where: { $0.hasPrefix("object-format") }) { request += PktLine.line("object-format=sha1") }
+        if advertised.contains(where: { $0.hasPrefix("object-format") }) { request += PktLine.line("object-format=sha1") }
         request += PktLine.delimiter
         for argument in arguments { request += PktLine.line(argument) }
         request += PktLine.flush
-        try connection.write(request)
-        connection.finishWriting()
-        return (connection, reader)
+        if let stream {
+            do {
+                try stream.write(request)
+            } catch {
+                stream.close()
+                throw error
+            }
+            stream.finishWriting()
+            return (stream, PacketReader(connection: stream))
+        }
+        guard case .http(let address) = url else { throw .protocolViolation("no transport") }
+        let body = try SmartHTTP.command(HTTPLocation(address), body: request, timeout: timeout)
+        let source = MemorySource(body)
+        return (source, PacketReader(connection: source))
+    }
+
+    /// Refuses servers without protocol v2 or without the command.
+    private func checkAdvertisement(_ capabilities: [String], offers command: String) throws(RemoteError) {
+        guard capabilities.first == "version 2" else {
+            throw .unsupported("\(url): the server does not speak git protocol v2 (it answered \((capabilities.first ?? "nothing").debugDescription)); git 2.18+ with protocol v2 is needed")
+        }
+        guard capabilities.contains(where: { $0 == command || $0.hasPrefix(command + "=") }) else {
+            throw .unsupported("\(url): the server does not offer the \(command) command")
+        }
     }
 
     /// The capability lines of the last advertisement (fetched if none yet).
     public func capabilities() throws(RemoteError) -> [String] {
         if let known = advertisedState.withLock({ $0 }) { return known }
-        let connection = try url.connect(timeout: timeout)
-        defer { connection.close() }
-        var reader = PacketReader(connection: connection)
-        let lines = try reader.lines()
+        let lines: [String]
+        if case .http(let address) = url {
+            lines = try SmartHTTP.advertisement(HTTPLocation(address), timeout: timeout)
+        } else {
+            let connection = try url.connect(timeout: timeout)
+            defer { connection.close() }
+            var reader = PacketReader(connection: connection)
+            lines = try reader.lines()
+        }
         advertisedState.withLock { $0 = lines }
         return lines
     }

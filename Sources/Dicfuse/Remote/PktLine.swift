@@ -67,9 +67,31 @@ enum PktLine {
     }
 }
 
+/// Somewhere packets are read from: a live connection or a buffered HTTP response body.
+protocol ByteSource: AnyObject {
+    func readExactly(_ count: Int) throws(RemoteError) -> [UInt8]
+    func close()
+}
+
+/// A response that was read in full (smart HTTP).
+final class MemorySource: ByteSource {
+    private let bytes: [UInt8]
+    private var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func readExactly(_ count: Int) throws(RemoteError) -> [UInt8] {
+        guard bytes.count - position >= count else { throw .protocolViolation("the response ended early") }
+        defer { position += count }
+        return Array(bytes[position..<(position + count)])
+    }
+
+    func close() {}
+}
+
 /// Reads packets from a byte stream.
 struct PacketReader {
-    let connection: GitConnection
+    let connection: any ByteSource
 
     mutating func next() throws(RemoteError) -> Packet {
         let prefix = try connection.readExactly(4)

@@ -2,7 +2,8 @@
 //   /path, file:///path      → `git upload-pack` on the local repository (no server needed)
 //   ssh://[user@]host[:port]/path, [user@]host:path → `ssh host git-upload-pack 'path'`
 //   git://host[:port]/path   → TCP to git daemon (port 9418)
-//   http://, https://        → smart HTTP (not implemented yet: a clear error)
+//   http://                  → smart HTTP (git http-backend), protocol v2
+//   https://                 → refused with a clear error (no TLS yet)
 import Glibc
 import ScorpioSys
 import SystemPackage
@@ -54,10 +55,10 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .http(let url): HTTPLocation.redacted(url)
         case .local(let path): path
         case .ssh(let user, let host, let port, let path): "ssh://\(user.map { $0 + "@" } ?? "")\(host)\(port.map { ":\($0)" } ?? "")\(path)"
         case .gitDaemon(let host, let port, let path): "git://\(host):\(port)\(path)"
-        case .http(let url): url
         }
     }
 
@@ -82,7 +83,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             try connection.write(PktLine.encode(request))
             return connection
         case .http(let url):
-            throw .unsupported("\(url): http(s) remotes are not supported yet; use a local path, file://, ssh:// or git://")
+            throw .protocolViolation("\(url): smart HTTP has no stream connection")
         }
     }
 

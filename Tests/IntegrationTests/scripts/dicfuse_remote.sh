@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Dicfuse against real servers started here: file:// (git upload-pack over stdio) and git://
-# (git daemon on loopback). The mounted tree must be byte-for-byte the commit; listing must not
+# Dicfuse against real servers started here: file:// (git upload-pack over stdio), git://
+# (git daemon on loopback) and http:// (git http-backend under lighttpd). The mounted tree must be byte-for-byte the commit; listing must not
 # fetch blob contents when the server tells sizes (object-info); reading one file fetches that
 # blob only (--prefetch none); with the server gone, cached files still read and uncached ones
 # fail with EIO without hanging the mount.
@@ -41,6 +41,23 @@ git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path=
 GITD=$!
 PIDS+=("$GITD")
 for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+# Smart HTTP: git http-backend as a CGI of lighttpd.
+HPORT=$((PORT + 1))
+cat > "$WORK/lighttpd.conf" <<CONF
+server.modules = ("mod_cgi", "mod_alias", "mod_setenv")
+server.document-root = "$WORK/served"
+server.bind = "127.0.0.1"
+server.port = $HPORT
+server.errorlog = "$WORK/lighttpd.err"
+alias.url = ("/git/" => "/usr/lib/git-core/git-http-backend/")
+\$HTTP["url"] =~ "^/git/" {
+    cgi.assign = ("" => "")
+    setenv.add-environment = ("GIT_PROJECT_ROOT" => "$WORK/served", "GIT_HTTP_EXPORT_ALL" => "1")
+}
+CONF
+lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/lighttpd.out" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 50); do git ls-remote "http://127.0.0.1:$HPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # Compare the mount with the commit as git itself shows it.
 compare_with_commit() {
@@ -81,7 +98,7 @@ PY
 }
 blobs_fetched() { awk '/fetched blobs/ { for (i=1;i<=NF;i++) if ($i ~ /^count=/) { split($i,a,"="); s+=a[2] } } END { print s+0 }' "$1"; }
 
-for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git"; do
+for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT/git/repo.git"; do
     CACHE=$WORK/cache-$(echo "$URL" | cut -c1-3)
     mount_scorpio "$M" "$WORK/d.log" --repo "$URL" --cache "$CACHE" --upper "$WORK/up-$RANDOM" --prefetch none || exit 1
     find "$M" -printf '%s %m %p\n' > /dev/null

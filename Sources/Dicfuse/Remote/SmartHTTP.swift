@@ -1,0 +1,131 @@
+// Git's smart HTTP transport (gitprotocol-http) with protocol v2: GET info/refs for the
+// capability advertisement, one POST to git-upload-pack per command, `Git-Protocol: version=2`
+// on both. A small HTTP/1.1 client over TCPConnector (Connection: close, Content-Length or
+// chunked bodies). Credentials come from the URL's user:password, or from the environment
+// (SCORPIO_HTTP_TOKEN for a bearer token, SCORPIO_HTTP_USER/SCORPIO_HTTP_PASSWORD for basic
+// auth), and are never logged: every URL shown to users is redacted.
+import Foundation
+
+/// Where a smart-HTTP repository lives.
+struct HTTPLocation {
+    var host: String
+    var port: Int
+    /// The repository path without a trailing slash, e.g. "/git/repo.git".
+    var path: String
+    var authorization: String?
+
+    init(_ url: String) throws(RemoteError) {
+        guard url.hasPrefix("http://") else {
+            throw .unsupported("\(HTTPLocation.redacted(url)): https is not supported yet (no TLS); use http://, ssh:// or git://")
+        }
+        var rest = String(url.dropFirst("http://".count))
+        var userInfo: String? = nil
+        if let slash = rest.firstIndex(of: "/"), let at = rest[..<slash].lastIndex(of: "@") {
+            userInfo = String(rest[..<at])
+            rest = String(rest[rest.index(after: at)...])
+        }
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<slash]
+        path = String(rest[slash...])
+        while path.hasSuffix("/") { path.removeLast() }
+        if let colon = authority.lastIndex(of: ":"), let number = Int(authority[authority.index(after: colon)...]) {
+            host = String(authority[..<colon]); port = number
+        } else {
+            host = String(authority); port = 80
+        }
+        let environment = ProcessInfo.processInfo.environment
+        if let token = environment["SCORPIO_HTTP_TOKEN"], !token.isEmpty {
+            authorization = "Bearer \(token)"
+        } else if let userInfo {
+            authorization = "Basic \(Data(userInfo.removingPercentEncoding?.utf8 ?? userInfo.utf8).base64EncodedString())"
+        } else if let user = environment["SCORPIO_HTTP_USER"] {
+            let password = environment["SCORPIO_HTTP_PASSWORD"] ?? ""
+            authorization = "Basic \(Data("\(user):\(password)".utf8).base64EncodedString())"
+        }
+    }
+
+    /// The URL with any user:password replaced, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<slash].lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + "***@" + rest[rest.index(after: at)...]
+    }
+}
+
+enum SmartHTTP {
+    /// The v2 capability lines from GET info/refs.
+    static func advertisement(_ location: HTTPLocation, timeout: Double) throws(RemoteError) -> [String] {
+        let body = try request(location, method: "GET", path: "/info/refs?service=git-upload-pack", body: nil, timeout: timeout)
+        var reader = PacketReader(connection: MemorySource(body))
+        var lines = try reader.lines()
+        // A v0-style "# service=git-upload-pack" preamble ends with its own flush.
+        if lines.first?.hasPrefix("# service=") == true { lines = try reader.lines() }
+        return lines
+    }
+
+    /// POSTs one command; returns the response body (pkt-lines).
+    static func command(_ location: HTTPLocation, body: [UInt8], timeout: Double) throws(RemoteError) -> [UInt8] {
+        try request(location, method: "POST", path: "/git-upload-pack", body: body, timeout: timeout)
+    }
+
+    private static func request(_ location: HTTPLocation, method: String, path: String, body: [UInt8]?,
+                                timeout: Double) throws(RemoteError) -> [UInt8] {
+        let socket = try TCPConnector.connect(host: location.host, port: location.port, timeout: timeout)
+        let connection = GitConnection(input: socket, output: socket, child: nil, timeout: timeout)
+        defer { connection.close() }
+        var head = "\(method) \(location.path)\(path) HTTP/1.1\r\nHost: \(location.host):\(location.port)\r\n"
+        head += "User-Agent: git/2.39 scorpio-provider/1\r\nGit-Protocol: version=2\r\nConnection: close\r\n"
+        if let authorization = location.authorization { head += "Authorization: \(authorization)\r\n" }
+        if let body {
+            head += "Content-Type: application/x-git-upload-pack-request\r\n"
+            head += "Accept: application/x-git-upload-pack-result\r\nContent-Length: \(body.count)\r\n"
+        }
+        head += "\r\n"
+        try connection.write(Array(head.utf8) + (body ?? []))
+        let response = try connection.readToEnd()
+        guard let split = findHeaderEnd(response) else { throw .protocolViolation("malformed HTTP response") }
+        let headerText = String(decoding: response[..<split], as: UTF8.self)
+        var lines = headerText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        let headers = Dictionary(lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }, uniquingKeysWith: { first, _ in first })
+        var payload = Array(response[(split + 4)...])
+        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true { payload = try dechunk(payload) }
+        switch status {
+        case 200: return payload
+        case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD)")
+        case 404: throw .server("HTTP 404: no repository at \(location.path) (is git http-backend serving it with GIT_HTTP_EXPORT_ALL?)")
+        default: throw .server("HTTP \(status) for \(method) \(location.path)\(path)")
+        }
+    }
+
+    private static func findHeaderEnd(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+
+    private static func dechunk(_ bytes: [UInt8]) throws(RemoteError) -> [UInt8] {
+        var output: [UInt8] = []
+        var position = 0
+        while true {
+            guard let lineEnd = (position..<max(position, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else {
+                throw .protocolViolation("bad chunked encoding")
+            }
+            let sizeText = String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { throw .protocolViolation("bad chunk size") }
+            position = lineEnd + 2
+            if size == 0 { return output }
+            guard position + size <= bytes.count else { throw .protocolViolation("truncated chunk") }
+            output.append(contentsOf: bytes[position..<(position + size)])
+            position += size + 2
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A normal user mounts through fusermount3 (libfuse's setuid helper): reading, copy-up,
+# whiteouts (mknod 0/0 needs no privilege since Linux 5.8) and user.overlay.opaque markers
+# work without root; passthrough falls back to READ/WRITE (BACKING_OPEN needs CAP_SYS_ADMIN).
+source "$(dirname "$0")/lib.sh"
+preflight
+command -v fusermount3 >/dev/null || { echo "FAIL: fusermount3 (package fuse3) is missing"; exit 1; }
+new_workdir
+# Debian's udev rule makes /dev/fuse 0666 so that users can mount; some containers create it
+# 0600. Give it the usual mode for this test and put the old one back afterwards.
+FUSE_MODE=$(stat -c %a /dev/fuse)
+chmod 666 /dev/fuse
+trap 'chmod "$FUSE_MODE" /dev/fuse; cleanup' EXIT
+chmod 755 "$WORK"
+L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
+mkdir -p "$L/dir" "$M" "$UP"
+echo lower > "$L/file.txt"; echo x > "$L/dir/x"
+chmod 777 "$L/dir"
+mkdir -p "$WORK/logs"; chown nobody:nogroup "$WORK/logs"
+cp "$BIN" "$WORK/scorpio-provider"; chmod 755 "$WORK/scorpio-provider"
+chown nobody:nogroup "$M" "$UP"
+AS_USER="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+MOUNTS+=("$M")
+check "a normal user mounts with fusermount3" $AS_USER "$WORK/scorpio-provider" --mount "$M" --upper "$UP" --lower "$L" --log-file "$WORK/logs/user.log"
+check "mount is owned by the user's fusermount3" grep -q " $M fuse.scorpio " /proc/mounts
+expect_eq "reads a lower file" "lower" "$($AS_USER cat "$M/file.txt")"
+check "writes a new file" $AS_USER sh -c "echo new > '$M/new.txt'"
+expect_eq "new file in upper owned by the user" "nobody" "$(stat -c %U "$UP/new.txt")"
+check "copy-up of a lower file the user may not write fails with EACCES" sh -c "! $AS_USER sh -c \"echo more >> '$M/file.txt'\" 2>/dev/null"
+check "unlink of a lower file in a user-writable dir leaves a whiteout" sh -c "$AS_USER rm -f '$M/dir/x' && test -c '$UP/dir/x'"
+check "rmdir + mkdir gives a user.overlay.opaque directory" sh -c "$AS_USER rmdir '$M/dir' && $AS_USER mkdir '$M/dir' && getfattr --only-values -n user.overlay.opaque '$UP/dir' | grep -q y"
+check "the user unmounts with scorpio-provider unmount" $AS_USER "$WORK/scorpio-provider" unmount "$M"
+check "nothing left mounted" sh -c "! grep -q ' $M ' /proc/mounts"
+finish
