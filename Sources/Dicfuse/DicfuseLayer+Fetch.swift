@@ -105,6 +105,33 @@ extension DicfuseLayer {
         if let failure { throw failure }
     }
 
+    /// `--trees lazy`: fetches one tree into the store, once however many threads ask.
+    func fetchTreeOnce(_ id: ObjectID) throws(Errno) {
+        let (waiter, leader) = inflight.withLock { table -> (FetchWaiter, Bool) in
+            if let existing = table[id] { return (existing, false) }
+            let created = FetchWaiter()
+            table[id] = created
+            return (created, true)
+        }
+        if !leader {
+            if let error = waiter.wait() { throw error }
+            return
+        }
+        var failure: Errno? = nil
+        do {
+            guard let remote else { throw RemoteError.transport("no remote configured") }
+            try store.store(try remote.fetchTree(id))
+        } catch let error as Errno {
+            failure = error
+        } catch {
+            logger.error("cannot fetch a tree: \(error)", metadata: ["object": "\(id.hex)"])
+            failure = .ioError
+        }
+        inflight.withLock { $0[id] = nil }
+        waiter.finish(failure)
+        if let failure { throw failure }
+    }
+
     private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID) -> [ObjectID] {
         guard prefetch != .none, let entries = try? tree(parent) else { return [] }
         let sizes = store.sizes(of: parent)

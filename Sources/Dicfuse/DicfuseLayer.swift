@@ -25,11 +25,18 @@ public final class DicfuseLayer: ReadableLayer {
     let rootTree: ObjectID
     let commitTime: Int64
     let prefetch: PrefetchPolicy
+    /// Fetch trees on first lookup instead of relying on a complete store (`--trees lazy`).
+    let lazyTrees: Bool
     let logger: Logger
     private let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
 
-    public init(name: String, store: ObjectStore, remote: GitRemote?, commit: ObjectID, prefetch: PrefetchPolicy, logger: Logger) throws(Errno) {
+    /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
+    /// bounded whatever the repository's size (the store on disk keeps them all).
+    static let treeCacheLimit = 20_000
+
+    public init(name: String, store: ObjectStore, remote: GitRemote?, commit: ObjectID, prefetch: PrefetchPolicy,
+                lazyTrees: Bool = false, logger: Logger) throws(Errno) {
         guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { throw .noSuchFileOrDirectory }
         self.name = name
         self.store = store
@@ -37,6 +44,7 @@ public final class DicfuseLayer: ReadableLayer {
         self.rootTree = parsed.tree
         self.commitTime = parsed.committerTime
         self.prefetch = prefetch
+        self.lazyTrees = lazyTrees
         self.logger = logger
     }
 
@@ -44,12 +52,18 @@ public final class DicfuseLayer: ReadableLayer {
 
     func tree(_ id: ObjectID) throws(Errno) -> [TreeEntry] {
         if let cached = trees.withLock({ $0[id] }) { return cached }
-        guard let raw = store.metadata(id) else {
-            logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
-            throw .ioError
+        if store.metadata(id) == nil {
+            guard lazyTrees else {
+                logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
+                throw .ioError
+            }
+            try fetchTreeOnce(id)
         }
-        guard let entries = try? TreeParser.parse(raw) else { throw .ioError }
-        trees.withLock { $0[id] = entries }
+        guard let raw = store.metadata(id), let entries = try? TreeParser.parse(raw) else { throw .ioError }
+        trees.withLock { cache in
+            if cache.count >= Self.treeCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[id] = entries
+        }
         return entries
     }
 
@@ -125,7 +139,10 @@ public final class DicfuseLayer: ReadableLayer {
         let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
         try ensureBlob(entry.id, in: parent, path: path)
-        return try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
+        let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
+        // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move it.
+        try? fd.setTimesOfDescriptor(access: .now, modification: .omit)
+        return fd
     }
 
     public func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]] {

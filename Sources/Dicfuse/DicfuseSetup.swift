@@ -15,25 +15,36 @@ public struct DicfuseSource: Sendable {
 public enum DicfuseSetup {
     /// Resolves `ref` on `repository` and fetches the commit's trees unless they are cached.
     public static func prepare(repository: String, ref: String?, store: ObjectStore, timeout: Double,
-                               logger: Logger) throws(RemoteError) -> DicfuseSource {
+                               lazyTrees: Bool = false, logger: Logger) throws(RemoteError) -> DicfuseSource {
         let url = try RemoteURL(repository)
         let remote = GitRemote(url: url, timeout: timeout, logger: logger)
         let key = ref ?? "HEAD"
         let commit: ObjectID
         let refName: String
-        if let ref, let id = ObjectID(hex: ref), store.isComplete(id) {
+        if let ref, let id = ObjectID(hex: ref), store.isComplete(id) || (lazyTrees && hasRootTree(id, store)) {
             (commit, refName) = (id, ref)  // a pinned, fully cached commit: no network at all
         } else {
             do {
                 (commit, refName) = try remote.resolve(ref: ref)
                 try? store.storeRef(url: url.description, ref: key, commit: commit)
             } catch let error where isConnectivity(error) {
-                guard let cached = store.cachedRef(url: url.description, ref: key), store.isComplete(cached) else { throw error }
+                guard let cached = store.cachedRef(url: url.description, ref: key),
+                      store.isComplete(cached) || (lazyTrees && hasRootTree(cached, store)) else { throw error }
                 logger.warning("remote unreachable; using the cached \(key) = \(cached.hex)", metadata: ["error": "\(error)"])
                 (commit, refName) = (cached, key)
             }
         }
-        if !store.isComplete(commit) {
+        if lazyTrees {
+            if !hasRootTree(commit, store) {
+                do {
+                    for object in try remote.fetchCommitAndRootTree(commit) where object.type != .blob { try store.store(object) }
+                } catch let error as RemoteError {
+                    throw error
+                } catch {
+                    throw .transport("cannot write the cache in \(store.root): \(error)")
+                }
+            }
+        } else if !store.isComplete(commit) {
             let started = monotonicSeconds()
             let objects = try remote.fetchTrees(of: commit)
             do {
@@ -49,6 +60,12 @@ public enum DicfuseSetup {
             ])
         }
         return DicfuseSource(remote: remote, commit: commit, refName: refName)
+    }
+
+    /// Whether the commit and its root tree are cached (enough to start a lazy mount).
+    private static func hasRootTree(_ commit: ObjectID, _ store: ObjectStore) -> Bool {
+        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return false }
+        return store.metadata(parsed.tree) != nil
     }
 
     private static func isConnectivity(_ error: RemoteError) -> Bool {

@@ -39,12 +39,10 @@ extension OverlayFileSystem {
     func registerOpenFile(_ ctx: RequestContext, node id: InodeNumber, descriptor: FileDescriptor, layer index: LayerIndex) throws(Errno) -> OpenResult {
         var flags: OpenReplyFlags = index == 0 ? [] : [.keepCache]  // lower files never change under us
         var backing: BackingID? = nil
-        let stat = try? descriptor.stat()
-        // Small lower files are served from the kernel's page cache (FOPEN_KEEP_CACHE): after
-        // the first read an open costs one round trip, where a passthrough open also makes the
-        // kernel open the backing file again. Large files and everything in the upper pass through.
-        let smallLowerFile = index != 0 && (stat?.size ?? 0) < OverlayFileSystem.passthroughMinimumLowerSize
-        if options.passthrough, !smallLowerFile, let registrar = ctx.passthrough, stat?.fileType == .regular {
+        // Every regular file passes through, small ones too: measured on 100k small files, warm
+        // reads took 30 s served from FUSE's own page cache against 24 s through passthrough,
+        // whose cache is the backing file's and survives the kernel dropping FUSE inodes.
+        if options.passthrough, let registrar = ctx.passthrough, (try? descriptor.stat())?.fileType == .regular {
             switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
             case .registered(let backingID):
                 backing = backingID
@@ -144,9 +142,6 @@ extension OverlayFileSystem {
         if let (id, registrar) = closeBacking { registrar.close(id) }
         file?.descriptor.closeQuietly()
     }
-
-    /// Lower files below this size are not passed through (see registerOpenFile).
-    static let passthroughMinimumLowerSize: UInt64 = 1 << 20
 
     /// Writes reach the host file before WRITE is answered, so close has nothing to flush;
     /// ENOSYS tells the kernel to stop sending FLUSH at all (one round trip less per close).

@@ -10,6 +10,7 @@ struct RepositorySettings: Sendable {
     var cache: String
     var prefetch: PrefetchPolicy
     var fetchTimeout: Double
+    var lazyTrees: Bool
 }
 
 struct HostMountSettings: Sendable {
@@ -35,7 +36,7 @@ struct HostMountSettings: Sendable {
         if let logFile { args += ["--log-file", logFile] }
         if let repository {
             args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,
-                     "--fetch-timeout", String(repository.fetchTimeout)]
+                     "--fetch-timeout", String(repository.fetchTimeout), "--trees", repository.lazyTrees ? "lazy" : "eager"]
             if let ref = repository.ref { args += ["--ref", ref] }
         }
         if lowers.isEmpty, let index = args.firstIndex(of: "--lower") { args.removeSubrange(index...(index + 1)) }

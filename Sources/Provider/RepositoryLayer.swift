@@ -15,13 +15,14 @@ enum RepositoryLayer {
         let source: DicfuseSource
         do {
             source = try DicfuseSetup.prepare(repository: settings.url, ref: settings.ref, store: store,
-                                              timeout: settings.fetchTimeout, logger: dicfuseLogger)
+                                              timeout: settings.fetchTimeout, lazyTrees: settings.lazyTrees, logger: dicfuseLogger)
         } catch {
             throw SetupFailure(message: "\(settings.url): \(error)", status: ExitStatus.runtimeFailure)
         }
         do {
             return try DicfuseLayer(name: "repo \(settings.url)@\(source.commit.hex.prefix(12))", store: store, remote: source.remote,
-                                    commit: source.commit, prefetch: settings.prefetch, logger: dicfuseLogger)
+                                    commit: source.commit, prefetch: settings.prefetch, lazyTrees: settings.lazyTrees,
+                                    logger: dicfuseLogger)
         } catch {
             throw SetupFailure(message: "\(settings.url): the cached commit \(source.commit.hex) is unreadable: \(error)", status: ExitStatus.runtimeFailure)
         }

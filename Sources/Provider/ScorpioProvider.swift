@@ -11,7 +11,7 @@ struct ScorpioProvider: ParsableCommand {
         commandName: "scorpio-provider",
         abstract: "Mount a copy-on-write overlay workspace through FUSE.",
         discussion: "Exit codes: 0 success, 1 runtime failure, 2 invalid setup (paths), 3 FUSE unavailable or not permitted, 64 bad arguments.",
-        subcommands: [UnmountCommand.self])
+        subcommands: [UnmountCommand.self, PrefetchCommand.self, CacheCommand.self])
 
     @Option(name: .customLong("mount"), help: "Mount point (an existing, empty directory).")
     var mountPoint: String?
@@ -28,13 +28,14 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Branch, tag or commit of --repo (default: the remote's HEAD).")
     var ref: String?
 
-    @Option(help: "Object cache shared by all mounts (default /var/cache/scorpio as root, ~/.cache/scorpio otherwise).")
-    var cache: String?
+    /// --cache, shared with the `cache` subcommands (ArgumentParser hands a parent's option
+    /// group to children that declare the same type).
+    @OptionGroup var cacheOptions: CacheOptions
 
     @Option(help: "Fetch along with a missed file: none, siblings (small files of the same directory), all.")
     var prefetch: String = "siblings"
 
-    @Option(help: "Trees of --repo: eager (all fetched at mount).")
+    @Option(help: "Trees of --repo: eager (all fetched at mount) or lazy (each on first lookup of its directory).")
     var trees: String = "eager"
 
     @Option(help: "Seconds to wait for the git server before reads of uncached files fail with EIO.")
@@ -50,10 +51,10 @@ struct ScorpioProvider: ParsableCommand {
     var writebackCache = false
 
     @Option(help: "Seconds the kernel may cache attributes.")
-    var attrTimeout: Double = 10.0
+    var attrTimeout: Double = 600.0
 
     @Option(help: "Seconds the kernel may cache names.")
-    var entryTimeout: Double = 10.0
+    var entryTimeout: Double = 600.0
 
     @Flag(help: "Stay attached and log to stderr instead of returning once the mount is ready.")
     var foreground = false
@@ -72,7 +73,6 @@ struct ScorpioProvider: ParsableCommand {
         guard repo != nil || !(lower ?? "").isEmpty else { throw ValidationError("--lower DIR[:DIR...] or --repo URL is required") }
         guard PrefetchPolicy(rawValue: prefetch) != nil else { throw ValidationError("--prefetch must be none, siblings or all") }
         guard trees == "eager" || trees == "lazy" else { throw ValidationError("--trees must be eager or lazy") }
-        guard trees == "eager" else { throw ValidationError("--trees lazy is not implemented yet; use --trees eager") }
         guard fetchTimeout > 0 else { throw ValidationError("--fetch-timeout must be positive") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be between 1 and 256") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
@@ -81,11 +81,11 @@ struct ScorpioProvider: ParsableCommand {
 
     func run() throws {
         try checkArguments()
-        let cacheDirectory = cache ?? HostMountSettings.defaultCacheDirectory
+        let cacheDirectory = cacheOptions.directory
         let settings = HostMountSettings(
             mountPoint: mountPoint!, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
             lowers: (lower ?? "").split(separator: ":").map(String.init),
-            repository: repo.map { RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!, fetchTimeout: fetchTimeout) },
+            repository: repo.map { RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!, fetchTimeout: fetchTimeout, lazyTrees: trees == "lazy") },
             threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,
             attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
             logFile: logFile)

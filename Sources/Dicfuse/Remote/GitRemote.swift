@@ -164,6 +164,31 @@ public final class GitRemote: Sendable {
         return objects
     }
 
+    /// The commit and its root tree only (`--trees lazy`): filter tree:1 stops below the root.
+    public func fetchCommitAndRootTree(_ commit: ObjectID) throws(RemoteError) -> [GitObject] {
+        let features = try fetchFeatures()
+        guard features.contains("filter") else {
+            throw .unsupported("\(url): the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
+        }
+        var arguments = ["ofs-delta", "no-progress", "filter tree:1"]
+        if features.contains("shallow") { arguments.append("deepen 1") }
+        arguments += ["want \(commit.hex)", "done"]
+        let objects = try fetchPack(arguments: arguments, wanted: [commit])
+        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
+        return objects
+    }
+
+    /// One tree by id, without its subtrees or blobs (filter tree:0 keeps only what is wanted).
+    public func fetchTree(_ id: ObjectID) throws(RemoteError) -> GitObject {
+        let objects = try fetchPack(arguments: ["ofs-delta", "no-progress", "filter tree:0", "want \(id.hex)", "done"], wanted: [id])
+        guard let tree = objects.first(where: { $0.id == id }), tree.type == .tree else {
+            throw .pack("\(id.hex) is not a tree")
+        }
+        counterState.withLock { $0.trees += 1 }
+        logger.info("fetched tree", metadata: ["object": "\(id.hex)"])
+        return tree
+    }
+
     /// Blobs by object id, in one request.
     public func fetchBlobs(_ ids: [ObjectID]) throws(RemoteError) -> [GitObject] {
         let arguments = ["ofs-delta", "no-progress"] + ids.map { "want \($0.hex)" } + ["done"]

@@ -117,6 +117,32 @@ for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT
     rm -f "$WORK/d.log"
 done
 
+# --trees lazy: the mount fetches the commit and its root tree; each directory's tree comes on
+# its first lookup.
+trees_fetched() { grep -c "fetched tree" "$1" || true; }
+mount_scorpio "$M" "$WORK/lazy.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lazy" --upper "$WORK/up-lazy" --trees lazy || exit 1
+expect_eq "lazy: mount fetched no subtree" "0" "$(trees_fetched "$WORK/lazy.log")"
+ls "$M/dir" > /dev/null
+expect_eq "lazy: listing dir fetched its tree only" "1" "$(trees_fetched "$WORK/lazy.log")"
+ls "$M/dir/nested" > /dev/null
+expect_eq "lazy: listing dir/nested fetched one more" "2" "$(trees_fetched "$WORK/lazy.log")"
+check "lazy: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
+unmount_scorpio "$M"
+
+# prefetch warms a subtree; cache stats reports it; cache gc evicts all but open blobs.
+CACHE=$WORK/cache-prefetch
+mount_scorpio "$M" "$WORK/pf.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-pf" --prefetch none || exit 1
+check "prefetch of a subtree succeeds" "$BIN" prefetch "$M" dir
+DIR_BLOBS=$(git -C "$R" ls-tree -r HEAD dir | awk '{print $3}' | sort -u | wc -l)
+check "prefetch fetched every blob of the subtree" test "$(find "$CACHE/blobs" -type f | wc -l)" -ge "$DIR_BLOBS"
+check "cache stats counts the blobs" sh -c "'$BIN' cache stats --cache '$CACHE' | grep -q '^blobs: [1-9]'"
+exec 7< "$M/dir/nested/big.bin"
+check "cache gc --max-size 0 evicts blobs" sh -c "'$BIN' cache gc --cache '$CACHE' --max-size 0 | grep -q 'evicted [1-9]'"
+check "an open blob survives gc" sh -c "test -n \"\$(find '$CACHE/blobs' -type f -size +200k)\""
+exec 7<&-
+check "evicted files are fetched again on read" sh -c "cat '$M/dir/f1.txt' | grep -q 'file 1'"
+unmount_scorpio "$M"
+
 # Offline: warm part of a cache, stop the server, remount from that cache.
 CACHE=$WORK/cache-offline
 mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-warm" --prefetch none || exit 1
