@@ -1,6 +1,7 @@
 // Fetching on demand: blob sizes per directory and blob contents per open, with single flight
 // (concurrent misses for one blob wait for the same request) and sibling prefetch.
 import Dispatch
+import Glibc
 import Logging
 import ScorpioSys
 import Synchronization
@@ -80,10 +81,9 @@ extension DicfuseLayer {
         try? store.storeSizes(table, of: parent)
     }
 
-    /// Makes sure a blob is in the content store, fetching it (and, by policy, its small
-    /// siblings) once however many threads ask at the same time.
-    func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
-        if store.cachedBlobSize(id) != nil { return }
+    /// Runs `body` for `id` once however many threads ask at the same time: the first caller
+    /// runs it, the others wait for its outcome.
+    func singleFlight(_ id: ObjectID, _ body: () throws(Errno) -> Void) throws(Errno) {
         let (waiter, leader) = inflight.withLock { table -> (FetchWaiter, Bool) in
             if let existing = table[id] { return (existing, false) }
             let created = FetchWaiter()
@@ -95,41 +95,34 @@ extension DicfuseLayer {
             return
         }
         var failure: Errno? = nil
-        do {
-            try fetch([id] + siblingsToPrefetch(of: id, in: parent), path: path)
-        } catch {
-            failure = error
-        }
+        do { try body() } catch { failure = error }
         inflight.withLock { $0[id] = nil }
         waiter.finish(failure)
         if let failure { throw failure }
     }
 
+    /// Makes sure a blob is in the content store, fetching it (and, by policy, its small
+    /// siblings) once however many threads ask at the same time.
+    func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
+        if store.cachedBlobSize(id) != nil { return }
+        try singleFlight(id) { () throws(Errno) in
+            try fetch([id] + siblingsToPrefetch(of: id, in: parent), path: path)
+        }
+    }
+
     /// `--trees lazy`: fetches one tree into the store, once however many threads ask.
     func fetchTreeOnce(_ id: ObjectID) throws(Errno) {
-        let (waiter, leader) = inflight.withLock { table -> (FetchWaiter, Bool) in
-            if let existing = table[id] { return (existing, false) }
-            let created = FetchWaiter()
-            table[id] = created
-            return (created, true)
+        try singleFlight(id) { () throws(Errno) in
+            guard let remote else { throw .ioError }
+            do {
+                try store.store(try withRetries { () throws(RemoteError) in try remote.fetchTree(id) })
+            } catch let error as Errno {
+                throw error
+            } catch {
+                logger.error("cannot fetch a tree: \(error)", metadata: ["object": "\(id.hex)"])
+                throw .ioError
+            }
         }
-        if !leader {
-            if let error = waiter.wait() { throw error }
-            return
-        }
-        var failure: Errno? = nil
-        do {
-            guard let remote else { throw RemoteError.transport("no remote configured") }
-            try store.store(try remote.fetchTree(id))
-        } catch let error as Errno {
-            failure = error
-        } catch {
-            logger.error("cannot fetch a tree: \(error)", metadata: ["object": "\(id.hex)"])
-            failure = .ioError
-        }
-        inflight.withLock { $0[id] = nil }
-        waiter.finish(failure)
-        if let failure { throw failure }
     }
 
     private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID) -> [ObjectID] {
@@ -151,7 +144,7 @@ extension DicfuseLayer {
             throw .ioError
         }
         do {
-            try storeFetched(try remote.fetchBlobs(ids))
+            try storeFetched(try withRetries { () throws(RemoteError) in try remote.fetchBlobs(ids) })
         } catch let error as RemoteError {
             logger.error("fetch failed: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(ids[0].hex)"])
             throw .ioError
@@ -160,6 +153,28 @@ extension DicfuseLayer {
             throw error
         } catch {
             throw .ioError
+        }
+    }
+
+    /// Retries transient failures (connection refused or reset) twice, after 0.2 s and
+    /// 1 s; server answers (ERR, missing capabilities, bad packs) are final at once.
+    func withRetries<T>(_ body: () throws(RemoteError) -> T) throws(RemoteError) -> T {
+        var delay: UInt32 = 200_000
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch {
+                attempt += 1
+                switch error {
+                case .transport where attempt < 3:  // a timeout already waited --fetch-timeout: final
+                    logger.warning("git server unavailable, retrying: \(error)")
+                    usleep(delay)
+                    delay *= 5
+                default:
+                    throw error
+                }
+            }
         }
     }
 

@@ -152,25 +152,21 @@ public final class GitRemote: Sendable {
 
     /// The commit and every tree reachable from it, without blobs (filter blob:none, depth 1).
     public func fetchTrees(of commit: ObjectID) throws(RemoteError) -> [GitObject] {
-        let features = try fetchFeatures()
-        guard features.contains("filter") else {
-            throw .unsupported("\(url): the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
-        }
-        var arguments = ["ofs-delta", "no-progress", "filter blob:none"]
-        if features.contains("shallow") { arguments.append("deepen 1") }
-        arguments += ["want \(commit.hex)", "done"]
-        let objects = try fetchPack(arguments: arguments, wanted: [commit])
-        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
-        return objects
+        try fetchCommit(commit, filter: "blob:none")
     }
 
     /// The commit and its root tree only (`--trees lazy`): filter tree:1 stops below the root.
     public func fetchCommitAndRootTree(_ commit: ObjectID) throws(RemoteError) -> [GitObject] {
+        try fetchCommit(commit, filter: "tree:1")
+    }
+
+    /// A depth-1 fetch of one commit with a filter; refuses servers that cannot filter.
+    private func fetchCommit(_ commit: ObjectID, filter: String) throws(RemoteError) -> [GitObject] {
         let features = try fetchFeatures()
         guard features.contains("filter") else {
             throw .unsupported("\(url): the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
         }
-        var arguments = ["ofs-delta", "no-progress", "filter tree:1"]
+        var arguments = ["ofs-delta", "no-progress", "filter \(filter)"]
         if features.contains("shallow") { arguments.append("deepen 1") }
         arguments += ["want \(commit.hex)", "done"]
         let objects = try fetchPack(arguments: arguments, wanted: [commit])

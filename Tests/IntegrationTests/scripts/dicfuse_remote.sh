@@ -59,6 +59,9 @@ lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/lighttpd.out" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 50); do git ls-remote "http://127.0.0.1:$HPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
 
+# A server that does not allow filters gets a clear refusal, not a full download.
+git clone -q --bare "$WORK/src" "$WORK/served/nofilter.git"
+
 # Compare the mount with the commit as git itself shows it.
 compare_with_commit() {
     local mnt=$1
@@ -116,6 +119,9 @@ for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT
     unmount_scorpio "$M"
     rm -f "$WORK/d.log"
 done
+
+check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
+check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
 
 # --trees lazy: the mount fetches the commit and its root tree; each directory's tree comes on
 # its first lookup.
