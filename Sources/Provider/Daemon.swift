@@ -19,8 +19,7 @@ enum Daemon {
             printError("pipe failed: \(String(cString: strerror(errno)))")
             return ExitStatus.runtimeFailure
         }
-        let executable = (try? String(contentsOfFile: "/proc/self/exe")) != nil ? "/proc/self/exe" : CommandLine.arguments[0]
-        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: executable)) ?? CommandLine.arguments[0]
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn([selfPath] + settings.arguments + ["--foreground"],

@@ -118,6 +118,6 @@ enum ShutdownSequence {
         guard haveDevice else { return }
         let connection = "/sys/fs/fuse/connections/\(UInt32(st.st_dev) & 0xff | (UInt32(st.st_dev >> 12) & 0xfff00))/abort"
         logger.warning("files still open after unmount; aborting the connection", metadata: ["path": "\(connection)"])
-        FileManager.default.createFile(atPath: connection, contents: Data("1".utf8))
+        _ = FileManager.default.createFile(atPath: connection, contents: Data("1".utf8))
     }
 }

@@ -68,7 +68,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         case .local(let path):
             // The options make a plain local repository serve what Dicfuse needs.
             return try spawnUploadPack(["git", "-c", "uploadpack.allowFilter=true", "-c", "uploadpack.allowAnySHA1InWant=true",
-                                        "-c", "transfer.advertiseObjectInfo=true", "upload-pack", "--strict", path], timeout: timeout)
+                                        "-c", "transfer.advertiseObjectInfo=true", "upload-pack", path], timeout: timeout)
         case .ssh(let user, let host, let port, let path):
             var args = ["ssh", "-o", "SendEnv=GIT_PROTOCOL", "-o", "BatchMode=yes"]
             if let port { args += ["-p", String(port)] }

@@ -123,6 +123,11 @@ done
 check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
 check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
 
+# The embedded default: a plain local checkout (not bare) as --repo, no server at all.
+mount_scorpio "$M" "$WORK/local.log" --repo "$WORK/src" --cache "$WORK/cache-local" --upper "$WORK/up-local" || exit 1
+expect_eq "a local work tree mounts as a repository" "plain file" "$(cat "$M/plain.txt")"
+unmount_scorpio "$M"
+
 # --trees lazy: the mount fetches the commit and its root tree; each directory's tree comes on
 # its first lookup.
 trees_fetched() { grep -c "fetched tree" "$1" || true; }
