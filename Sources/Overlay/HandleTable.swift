@@ -45,9 +45,12 @@ struct HandleTable {
         handles.removeValue(forKey: id)
     }
 
-    /// Some open descriptor of `node`, for attributes of an unlinked file that is still open.
-    func anyDescriptor(of node: InodeNumber) -> FileDescriptor? {
-        for case .file(let file) in handles.values where file.node == node { return file.descriptor }
+    /// Some open descriptor of `node`, for attributes of an unlinked file that is still open;
+    /// `upperOnly` asks for one that may be written.
+    func anyDescriptor(of node: InodeNumber, upperOnly: Bool = false) -> FileDescriptor? {
+        for case .file(let file) in handles.values where file.node == node && (!upperOnly || file.layer == 0) {
+            return file.descriptor
+        }
         return nil
     }
 

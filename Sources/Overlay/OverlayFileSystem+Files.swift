@@ -181,7 +181,15 @@ extension OverlayFileSystem {
     }
 
     public func setAttributes(_ ctx: RequestContext, inode: InodeNumber, changes: AttributeChanges) throws(Errno) -> Attributes {
-        let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        let path: [UInt8]
+        do {
+            path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        } catch .staleNFSFileHandle {
+            // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
+            // is left, so change the file through one of its open descriptors.
+            guard let fd = state.withLock({ $0.handles.anyDescriptor(of: inode, upperOnly: true) }) else { throw .staleNFSFileHandle }
+            return try setAttributes(of: fd, inode: inode, changes: changes)
+        }
         let (node, stat) = try hostStat(inode)
         let handleFD = changes.handle.flatMap { try? openFile($0) }.flatMap { $0.layer == 0 ? $0.descriptor : nil }
         if changes.uid != nil || changes.gid != nil {
@@ -203,6 +211,21 @@ extension OverlayFileSystem {
             try upper.root.setTimes(at: path, access: timeUpdate(changes.accessTime), modification: timeUpdate(changes.modificationTime))
         }
         return attributes(try upper.stat(path), reportedInode: node.reportedInode)
+    }
+
+    /// SETATTR applied through a descriptor, for files that no longer have a name.
+    private func setAttributes(of fd: FileDescriptor, inode: InodeNumber, changes: AttributeChanges) throws(Errno) -> Attributes {
+        if changes.uid != nil || changes.gid != nil {
+            try fd.changeOwnerOfDescriptor(uid: changes.uid ?? UInt32.max, gid: changes.gid ?? UInt32.max)
+        }
+        if let mode = changes.mode { try fd.changeMode(to: mode & 0o7777) }
+        if let size = changes.size { try fd.truncate(to: Int64(size)) }
+        if changes.accessTime != nil || changes.modificationTime != nil {
+            try fd.setTimesOfDescriptor(access: timeUpdate(changes.accessTime), modification: timeUpdate(changes.modificationTime))
+        }
+        let reported = state.withLock { $0.table[inode]?.reportedInode }
+        let stat = try fd.stat()
+        return attributes(stat, reportedInode: reported ?? stat.inode)
     }
 
     private func timeUpdate(_ change: TimeChange?) -> TimeUpdate {

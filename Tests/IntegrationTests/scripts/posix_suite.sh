@@ -144,6 +144,17 @@ writers=()
 for i in 1 2 3 4; do (for j in $(seq 200); do echo "w$i-$j" >> "conc$i"; done) & writers+=($!); done
 wait "${writers[@]}"  # not a bare wait: the daemon is a child of this shell too
 expect_eq "concurrent writers" "800" "$(cat conc1 conc2 conc3 conc4 | wc -l)"
+check "ftruncate and fchmod of an unlinked open file" python3 -c "
+import os
+fd = os.open('tmpfile2', os.O_CREAT | os.O_RDWR, 0o644)
+os.write(fd, b'0123456789')
+os.unlink('tmpfile2')
+os.ftruncate(fd, 3)
+os.fchmod(fd, 0o600)
+st = os.fstat(fd)
+assert st.st_size == 3 and (st.st_mode & 0o777) == 0o600, (st.st_size, oct(st.st_mode))
+os.close(fd)
+"
 check "unlinked open file still readable" python3 -c "
 import os
 f = open('tmpfile', 'w+'); f.write('still here'); f.flush()
