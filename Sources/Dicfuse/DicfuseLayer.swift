@@ -86,9 +86,7 @@ public final class DicfuseLayer: ReadableLayer {
     /// A stable inode number per path (FNV-1a), so two paths with the same blob are not
     /// mistaken for hard links.
     func inode(_ path: [UInt8]) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in path { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return (hash & 0x0000_FFFF_FFFF_FFFF) | 2
+        (fnv1a(path) & 0x0000_FFFF_FFFF_FFFF) | 2
     }
 
     // MARK: ReadableLayer

@@ -4,6 +4,7 @@
 // directory's other small files in the same request), so whole directories arrive in batches.
 // Ctrl-C stops it between files; everything fetched so far stays in the cache.
 import ArgumentParser
+import Dicfuse
 import Foundation
 import Glibc
 import ScorpioSys
@@ -67,7 +68,7 @@ final class Prefetcher: Sendable {
             _ = TerminationSignals.wait()
             stop.store(true, ordering: .relaxed)
         }
-        let started = monotonicNow()
+        let started = monotonicSeconds()
         var workers: [KernelThread] = []
         for _ in 0..<jobs {
             if let worker = try? KernelThread.start({ [self] in work() }) { workers.append(worker) }
@@ -96,14 +97,8 @@ final class Prefetcher: Sendable {
 
     private func report(_ started: Double, final: Bool) {
         let count = done.load(ordering: .relaxed)
-        let seconds = max(0.001, monotonicNow() - started)
+        let seconds = max(0.001, monotonicSeconds() - started)
         let line = "prefetch: \(count)/\(files.count) files, \(failed.load(ordering: .relaxed)) failed, \(Int(Double(count) / seconds)) files/s"
         FileHandle.standardError.write(Data((final ? line + (stop.load(ordering: .relaxed) ? " (stopped)" : "") + "\n" : "\r" + line).utf8))
     }
-}
-
-private func monotonicNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

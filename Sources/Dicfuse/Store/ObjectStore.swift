@@ -19,7 +19,7 @@ public final class ObjectStore: Sendable {
     public init(root: String) throws(Errno) {
         self.root = root
         for directory in ["", "/objects", "/blobs", "/sizes", "/complete", "/refs", "/tmp"] {
-            if mkdir(root + directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+            try makeDirectoryIfMissing(root + directory)
         }
     }
 
@@ -45,7 +45,7 @@ public final class ObjectStore: Sendable {
     public func store(_ object: GitObject) throws(Errno) {
         let (directory, file) = fanout(object.type == .blob ? "blobs" : "objects", object.id)
         if access(file, F_OK) == 0 { return }
-        if mkdir(directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+        try makeDirectoryIfMissing(directory)
         try atomicWrite(file, object.data)
     }
 
@@ -75,7 +75,7 @@ public final class ObjectStore: Sendable {
 
     public func storeRef(url: String, ref: String, commit: ObjectID) throws(Errno) {
         let directory = "\(root)/refs/\(fnv(url))"
-        if mkdir(directory, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
+        try makeDirectoryIfMissing(directory)
         try atomicWrite(refPath(url: url, ref: ref), Array(commit.hex.utf8))
     }
 
@@ -83,10 +83,11 @@ public final class ObjectStore: Sendable {
         "\(root)/refs/\(fnv(url))/\(ref.replacingOccurrences(of: "/", with: "%"))"
     }
 
-    private func fnv(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(hash, radix: 16)
+    private func fnv(_ text: String) -> String { String(fnv1a(text.utf8), radix: 16) }
+
+    /// mkdir(2) that accepts an existing directory.
+    private func makeDirectoryIfMissing(_ path: String) throws(Errno) {
+        if mkdir(path, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
     }
 
     /// Writes `bytes` to tmp/ and renames the file to `path`; on failure (a full disk) nothing
