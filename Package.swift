@@ -40,6 +40,14 @@ let package = Package(
             name: "Overlay",
             dependencies: ["FUSEWire", "ScorpioSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        .target(
+            name: "VirtioFSBridge",
+            dependencies: [
+                "FUSEWire", "ScorpioSys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict),
         .systemLibrary(name: "CZlib"),
         .target(
             name: "Dicfuse",
@@ -53,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "Provider",
             dependencies: [
-                "HostFUSE", "Overlay", "FUSEWire", "ScorpioSys", "Dicfuse",
+                "HostFUSE", "VirtioFSBridge", "Overlay", "FUSEWire", "ScorpioSys", "Dicfuse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -78,6 +86,14 @@ let package = Package(
             name: "DicfuseTests",
             dependencies: [
                 "Dicfuse", "Overlay", "ScorpioSys",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "VirtioFSBridgeTests",
+            dependencies: [
+                "VirtioFSBridge", "FUSEWire", "Overlay", "ScorpioSys",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

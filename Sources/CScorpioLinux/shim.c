@@ -87,6 +87,8 @@ ssize_t scorpio_recv_with_fds(int sock, void *buf, size_t len, int *fds, int max
     return r;
 }
 
+int scorpio_accept_cloexec(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
+
 int scorpio_recv_fd(int sock) {
     char byte;
     int fd = -1, n = 0;

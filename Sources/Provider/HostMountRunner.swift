@@ -34,32 +34,15 @@ struct HostMountRunner {
 
     private func serve(logger: Logger) throws -> Int32 {
         let mountPoint = try SetupChecks.existingDirectory(settings.mountPoint, role: "mount point")
-        try SetupChecks.createUpperIfMissing(settings.upper)
-        let upperPath = try SetupChecks.existingDirectory(settings.upper, role: "upper directory")
-        var lowerPaths: [String] = []
-        for lower in settings.lowers { lowerPaths.append(try SetupChecks.existingDirectory(lower, role: "lower directory")) }
+        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.upper, lowers: settings.lowers)
         try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
         try SetupChecks.checkMountPoint(mountPoint)
         try SetupChecks.checkFUSEDevice()
 
-        let upper: HostDirectoryLayer
-        var lowers: [any ReadableLayer] = []
-        if let repository = settings.repository {
-            lowers.append(try RepositoryLayer.open(repository, logger: logger))
-        }
-        do {
-            upper = try HostDirectoryLayer(path: upperPath, name: "upper \(upperPath)")
-            for (index, path) in lowerPaths.enumerated() {
-                lowers.append(try HostDirectoryLayer(path: path, name: "lower \(lowers.count + index + 1) \(path)"))
-            }
-        } catch {
-            throw SetupFailure(message: "cannot open layer directories: \(error)", status: ExitStatus.invalidSetup)
-        }
-        var overlayOptions = OverlayOptions()
-        overlayOptions.passthrough = settings.passthrough
+        let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.repository, logger: logger)
         var fuseLogger = logger
         fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
-        let fileSystem = try OverlayFileSystem(upper: upper, lowers: lowers, options: overlayOptions, logger: fuseLogger)
+        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends

@@ -9,12 +9,21 @@ import Logging
 struct ScorpioProvider: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scorpio-provider",
-        abstract: "Mount a copy-on-write overlay workspace through FUSE.",
+        abstract: "Mount a copy-on-write overlay workspace through FUSE, or serve it to a VM over virtiofs.",
         discussion: "Exit codes: 0 success, 1 runtime failure, 2 invalid setup (paths), 3 FUSE unavailable or not permitted, 64 bad arguments.",
         subcommands: [UnmountCommand.self, PrefetchCommand.self, CacheCommand.self])
 
     @Option(name: .customLong("mount"), help: "Mount point (an existing, empty directory).")
     var mountPoint: String?
+
+    @Option(help: "Serve the overlay to a QEMU guest as a vhost-user-fs backend on this Unix socket (instead of --mount).")
+    var virtiofs: String?
+
+    @Option(help: "With --virtiofs: request queues offered to the guest (besides the hiprio queue).")
+    var queues: Int = 1
+
+    @Flag(help: "With --virtiofs: wait for the next connection when the guest disconnects instead of exiting.")
+    var persist = false
 
     @Option(help: "Writable upper directory; created if missing.")
     var upper: String?
@@ -68,7 +77,10 @@ struct ScorpioProvider: ParsableCommand {
     /// Checks the root command's own arguments. Not `validate()`: ArgumentParser validates
     /// parent commands of a subcommand too, and `unmount MNT` has no --mount.
     func checkArguments() throws {
-        guard mountPoint != nil else { throw ValidationError("--mount MNT is required (or use a subcommand: unmount)") }
+        guard mountPoint != nil || virtiofs != nil else { throw ValidationError("--mount MNT or --virtiofs SOCKET is required (or use a subcommand: unmount)") }
+        guard mountPoint == nil || virtiofs == nil else { throw ValidationError("--mount and --virtiofs exclude each other") }
+        guard queues >= 1, queues <= 64 else { throw ValidationError("--queues must be between 1 and 64") }
+        guard virtiofs != nil || !persist else { throw ValidationError("--persist needs --virtiofs") }
         guard repo != nil || upper != nil else { throw ValidationError("--upper UPPER is required (it defaults to a fresh directory only with --repo)") }
         guard repo != nil || !(lower ?? "").isEmpty else { throw ValidationError("--lower DIR[:DIR...] or --repo URL is required") }
         guard PrefetchPolicy(rawValue: prefetch) != nil else { throw ValidationError("--prefetch must be none, siblings or all") }
@@ -82,10 +94,22 @@ struct ScorpioProvider: ParsableCommand {
     func run() throws {
         try checkArguments()
         let cacheDirectory = cacheOptions.directory
+        let repository = repo.map {
+            RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!,
+                               fetchTimeout: fetchTimeout, lazyTrees: trees == "lazy")
+        }
+        if let virtiofs {
+            let settings = VirtioFSSettings(
+                socketPath: virtiofs, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
+                lowers: (lower ?? "").split(separator: ":").map(String.init), repository: repository,
+                requestQueues: queues, persist: persist, attributeTimeout: attrTimeout, entryTimeout: entryTimeout,
+                logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
+            throw ExitCode(VirtioFSRunner(settings: settings).run())
+        }
         let settings = HostMountSettings(
             mountPoint: mountPoint!, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
             lowers: (lower ?? "").split(separator: ":").map(String.init),
-            repository: repo.map { RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!, fetchTimeout: fetchTimeout, lazyTrees: trees == "lazy") },
+            repository: repository,
             threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,
             attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
             logFile: logFile)

@@ -66,7 +66,8 @@ enum SetupChecks {
     }
 
     /// Layers must not nest in ways that make the mount read itself or write into a lower.
-    static func checkNesting(mountPoint: String, upper: String, lowers: [String]) throws(SetupFailure) {
+    /// `mountPoint` is nil for the virtiofs backend, which mounts nothing on the host.
+    static func checkNesting(mountPoint: String?, upper: String, lowers: [String]) throws(SetupFailure) {
         for lower in lowers {
             if contains(lower, upper) {
                 throw SetupFailure(message: "upper directory \(upper) is inside lower directory \(lower)", status: ExitStatus.invalidSetup)
@@ -74,11 +75,11 @@ enum SetupChecks {
             if contains(upper, lower) {
                 throw SetupFailure(message: "lower directory \(lower) is inside upper directory \(upper)", status: ExitStatus.invalidSetup)
             }
-            if contains(lower, mountPoint) || contains(mountPoint, lower) {
+            if let mountPoint, contains(lower, mountPoint) || contains(mountPoint, lower) {
                 throw SetupFailure(message: "mount point \(mountPoint) and lower directory \(lower) overlap", status: ExitStatus.invalidSetup)
             }
         }
-        if contains(upper, mountPoint) || contains(mountPoint, upper) {
+        if let mountPoint, contains(upper, mountPoint) || contains(mountPoint, upper) {
             throw SetupFailure(message: "mount point \(mountPoint) and upper directory \(upper) overlap", status: ExitStatus.invalidSetup)
         }
     }

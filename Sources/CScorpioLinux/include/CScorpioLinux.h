@@ -20,6 +20,8 @@ int scorpio_fallocate(int fd, int mode, int64_t offset, int64_t len);
 /// mount(2) and umount2(2).
 int scorpio_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
 int scorpio_umount2(const char *target, int flags);
+/// accept4(2) with SOCK_CLOEXEC (glibc declares accept4 only with _GNU_SOURCE).
+int scorpio_accept_cloexec(int listener);
 /// Receives one file descriptor passed with SCM_RIGHTS (fusermount3's _FUSE_COMMFD protocol).
 /// Returns the fd, or -1 with errno set (ENODATA when the message carried none).
 int scorpio_recv_fd(int sock);
@@ -59,6 +61,12 @@ ssize_t scorpio_flistxattr(int fd, char *list, size_t size);
 /// eventfd(2) and memfd_create(2) for the vhost-user transport.
 int scorpio_eventfd(unsigned int initval, int flags);
 int scorpio_memfd_create(const char *name, unsigned int flags);
+
+/// Virtqueue rings live in memory the guest writes concurrently: index loads need acquire and
+/// stores release ordering, and the notification check needs a full fence (virtio spec 2.7.13).
+static inline uint16_t scorpio_load_acquire_u16(const void *p) { return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE); }
+static inline void scorpio_store_release_u16(void *p, uint16_t v) { __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE); }
+static inline void scorpio_fence_full(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 /// posix_spawnp(3) of `file` with `argv`/`envp` (NULL-terminated). Each `from[i]` is dup2()ed
 /// to `to[i]` in the child (the only descriptors passed beyond stdio). `new_session` starts the

@@ -1,0 +1,44 @@
+// Opening the layers of an overlay stack, shared by the host mount and the virtiofs backend:
+// check the paths, create UPPER if missing, open the --repo layer and the lower directories.
+import Logging
+import Overlay
+
+struct OverlayLayers {
+    let upper: HostDirectoryLayer
+    let lowers: [any ReadableLayer]
+    let upperPath: String
+    let lowerPaths: [String]
+
+    /// Canonical, checked paths of UPPER and the lowers (nothing opened yet).
+    static func checkedPaths(upper: String, lowers: [String]) throws(SetupFailure) -> (upper: String, lowers: [String]) {
+        try SetupChecks.createUpperIfMissing(upper)
+        let upperPath = try SetupChecks.existingDirectory(upper, role: "upper directory")
+        var lowerPaths: [String] = []
+        for lower in lowers { lowerPaths.append(try SetupChecks.existingDirectory(lower, role: "lower directory")) }
+        return (upperPath, lowerPaths)
+    }
+
+    /// Opens the layers: the repository (highest lower) first, then the lower directories.
+    static func open(upperPath: String, lowerPaths: [String], repository: RepositorySettings?, logger: Logger) throws -> OverlayLayers {
+        var lowers: [any ReadableLayer] = []
+        if let repository {
+            lowers.append(try RepositoryLayer.open(repository, logger: logger))
+        }
+        do {
+            let upper = try HostDirectoryLayer(path: upperPath, name: "upper \(upperPath)")
+            for (index, path) in lowerPaths.enumerated() {
+                lowers.append(try HostDirectoryLayer(path: path, name: "lower \(lowers.count + index + 1) \(path)"))
+            }
+            return OverlayLayers(upper: upper, lowers: lowers, upperPath: upperPath, lowerPaths: lowerPaths)
+        } catch {
+            throw SetupFailure(message: "cannot open layer directories: \(error)", status: ExitStatus.invalidSetup)
+        }
+    }
+
+    /// A new overlay over these layers (each virtiofs connection gets its own inode table).
+    func fileSystem(passthrough: Bool, logger: Logger) throws -> OverlayFileSystem {
+        var options = OverlayOptions()
+        options.passthrough = passthrough
+        return try OverlayFileSystem(upper: upper, lowers: lowers, options: options, logger: logger)
+    }
+}
