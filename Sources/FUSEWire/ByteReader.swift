@@ -18,6 +18,8 @@ public enum FUSEWireError: Error, Equatable, Sendable {
 public struct ByteReader {
     @usableFromInline let buffer: UnsafeRawBufferPointer
     @usableFromInline var offset: Int
+    /// Bytes of the request that the transport keeps outside this buffer (a WRITE's data).
+    public var externalBytes = 0
 
     public init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer

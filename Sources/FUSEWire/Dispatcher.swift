@@ -9,6 +9,17 @@ import SystemPackage
 public protocol ReplySink {
     /// Delivers one complete reply message. Failures are the transport's to log.
     func send(_ reply: UnsafeRawBufferPointer)
+    /// Delivers a reply header whose `externalBytes` of data the transport already holds in
+    /// the buffers it passed as ScatteredData.readDestination.
+    func send(_ reply: UnsafeRawBufferPointer, followedBy externalBytes: Int)
+}
+
+extension ReplySink {
+    /// Transports that never pass scattered destinations get only complete messages.
+    public func send(_ reply: UnsafeRawBufferPointer, followedBy externalBytes: Int) {
+        precondition(externalBytes == 0, "this transport passed no scattered destination")
+        send(reply)
+    }
 }
 
 /// What the transport should do after a request.
@@ -45,11 +56,18 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
 
     /// Handles one request message and sends its reply (if the opcode has one) through `sink`.
     /// `replyBuffer` must hold at least `requiredRequestBufferSize` bytes.
-    public func handle(_ message: UnsafeRawBufferPointer, replyBuffer: UnsafeMutableRawBufferPointer,
-                       sink: some ReplySink) -> DispatchOutcome {
+    /// `scattered` names transport buffers that hold a WRITE's data or receive a READ's data
+    /// directly (virtiofs guest memory); it is ignored for other requests. A read destination
+    /// must be exactly the READ's size (the transport reads it from fuse_read_in).
+    public func handle(_ message: UnsafeRawBufferPointer, scattered: ScatteredData? = nil,
+                       replyBuffer: UnsafeMutableRawBufferPointer, sink: some ReplySink) -> DispatchOutcome {
         let request: FUSERequest
         do {
-            request = try FUSERequest.decode(message)
+            if case .writeSource(let source)? = scattered {
+                request = try FUSERequest.decode(message, externalBytes: source.byteCount)
+            } else {
+                request = try FUSERequest.decode(message)
+            }
         } catch {
             rejectMalformed(message, error: error, replyBuffer: replyBuffer, sink: sink)
             return .proceed
@@ -75,6 +93,9 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         let ctx = RequestContext(uid: header.uid, gid: header.gid, pid: header.pid,
                                  passthrough: passthroughActive.load(ordering: .relaxed) ? registrar : nil)
         do {
+            if let scattered, let replied = try performScattered(request, scattered, ctx: ctx, writer: &writer, sink: sink), replied {
+                return .proceed
+            }
             switch try perform(request, ctx: ctx, writer: &writer) {
             case .reply: sink.send(writer.finish())
             case .noReply: break
@@ -89,6 +110,26 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
             sink.send(writer.finishError(error.rawValue))
         }
         return .proceed
+    }
+
+    /// READ into and WRITE from the transport's buffers. Returns nil (or false) when the request
+    /// is of another kind and takes the normal path.
+    private func performScattered(_ request: FUSERequest, _ scattered: ScatteredData, ctx: RequestContext,
+                                  writer: inout ReplyWriter, sink: some ReplySink) throws(Errno) -> Bool? {
+        let node = request.header.nodeID
+        switch (request.body, scattered) {
+        case (.read(let handle, let offset, let size), .readDestination(let destination)) where destination.byteCount == Int(size):
+            let count = try fileSystem.read(ctx, inode: node, handle: handle, offset: offset, into: destination)
+            sink.send(writer.finish(externalBytes: count), followedBy: count)
+            return true
+        case (.write(let handle, let offset, _, _, _), .writeSource(let source)):
+            let written = try fileSystem.write(ctx, inode: node, handle: handle, offset: offset, from: source)
+            writer.writeOut(size: UInt32(written))
+            sink.send(writer.finish())
+            return true
+        default:
+            return nil
+        }
     }
 
     /// A request that failed to decode: EINVAL if its header was readable, else dropped.
@@ -136,7 +177,10 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
 extension FUSERequest {
     /// False for opcodes we answer ENOSYS on purpose (so their ENOSYS is not logged).
     var isImplemented: Bool {
-        if case .unsupported = body { return false }
-        return true
+        switch body {
+        case .unsupported: return false
+        case .flush: return false  // ENOSYS on purpose: the kernel then stops sending FLUSH
+        default: return true
+        }
     }
 }

@@ -106,6 +106,10 @@ public protocol FileSystem: Sendable {
     func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
     /// FUSE_WRITE; returns the byte count written.
     func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, data: UnsafeRawBufferPointer) throws(Errno) -> Int
+    /// FUSE_READ into a transport's scattered buffers (default: one `read` per buffer).
+    func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, into destination: IOVectors) throws(Errno) -> Int
+    /// FUSE_WRITE from a transport's scattered buffers (default: one `write` per buffer).
+    func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, from source: IOVectors) throws(Errno) -> Int
     /// FUSE_RELEASE: the handle is not used again.
     func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID)
     /// FUSE_OPENDIR.

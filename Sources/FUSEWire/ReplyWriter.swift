@@ -73,6 +73,13 @@ public struct ReplyWriter {
         return UnsafeRawBufferPointer(rebasing: buffer[0..<offset])
     }
 
+    /// Finishes a header whose `externalBytes` of data the transport holds elsewhere: the
+    /// length field counts them, the returned message does not contain them.
+    public mutating func finish(externalBytes: Int) -> UnsafeRawBufferPointer {
+        buffer.storeBytes(of: UInt32(offset + externalBytes).littleEndian, toByteOffset: 0, as: UInt32.self)
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<offset])
+    }
+
     /// Rewrites the message as an error reply: header only, `error = -errno`.
     /// The single place an error reply is built (virtiofsd's `reply_error`).
     public mutating func finishError(_ errno: Int32) -> UnsafeRawBufferPointer {

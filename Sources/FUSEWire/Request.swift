@@ -9,11 +9,17 @@ public struct FUSERequest {
     public var body: RequestBody
 
     /// Decodes one message. `message` must be exactly one request as read from the transport.
-    public static func decode(_ message: UnsafeRawBufferPointer) throws(FUSEWireError) -> FUSERequest {
+    /// `externalBytes` is the length of a WRITE's data when the transport keeps it outside the
+    /// message (ScatteredData.writeSource); the message then ends after fuse_write_in.
+    public static func decode(_ message: UnsafeRawBufferPointer, externalBytes: Int = 0) throws(FUSEWireError) -> FUSERequest {
         var reader = ByteReader(message)
         let header = try InHeader.decode(&reader)
-        guard Int(header.length) == message.count else {
-            throw .headerLengthMismatch(declared: header.length, received: message.count)
+        guard Int(header.length) == message.count + externalBytes else {
+            throw .headerLengthMismatch(declared: header.length, received: message.count + externalBytes)
+        }
+        if externalBytes > 0 {
+            guard header.opcode == FUSEOpcode.write.rawValue else { throw .headerLengthMismatch(declared: header.length, received: message.count) }
+            reader.externalBytes = externalBytes
         }
         let body = try RequestBody.decode(opcode: header.opcode, &reader)
         return FUSERequest(header: header, body: body)
@@ -175,7 +181,9 @@ public enum RequestBody {
             try r.skip(8)  // lock_owner
             let flags: UInt32 = try r.read()
             try r.skip(4)
-            let data = try r.readBytes(Int(size))
+            // Data kept outside the message must be exactly the declared size.
+            if r.externalBytes > 0 && Int(size) != r.externalBytes { throw .headerLengthMismatch(declared: size, received: r.externalBytes) }
+            let data = r.externalBytes > 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : try r.readBytes(Int(size))
             return .write(handle: FileHandleID(fh), offset: offset, data: data, writeFlags: writeFlags, flags: flags)
         case .statfs: return .statfs
         case .release, .releasedir:

@@ -127,6 +127,20 @@ extension OverlayFileSystem {
         return total
     }
 
+    /// READ straight into a transport's buffers (virtiofs guest memory) with preadv.
+    public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
+                     into destination: IOVectors) throws(Errno) -> Int {
+        try openFile(handle).descriptor.read(into: destination.vectors, at: Int64(offset))
+    }
+
+    /// WRITE straight from a transport's buffers with pwritev.
+    public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
+                      from source: IOVectors) throws(Errno) -> Int {
+        let file = try openFile(handle)
+        guard file.layer == 0 else { throw .badFileDescriptor }
+        return try file.descriptor.write(from: source.vectors, at: Int64(offset))
+    }
+
     public func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {
         let (file, closeBacking) = state.withLock { s -> (OpenFile?, (BackingID, any BackingFileRegistrar)?) in
             guard case .file(let file)? = s.handles.remove(handle) else { return (nil, nil) }

@@ -301,7 +301,7 @@ final class TestFrontend {
 
     /// Sends one FUSE request, split into `pieces` readable descriptors, with `replySize` bytes
     /// of writable room in two descriptors; returns the reply bytes the backend wrote.
-    func fuse(_ request: [UInt8], queue: Int = 1, pieces: Int = 1, replySize: Int = 4096, indirect: Bool = false) throws -> [UInt8] {
+    func fuse(_ request: [UInt8], queue: Int = 1, pieces: Int = 1, replySize: Int = 4096, replyPieces: Int = 1, indirect: Bool = false) throws -> [UInt8] {
         dataCursor = GuestLayout.dataArea
         var descriptors: [TestDescriptor] = []
         let requestOffset = allocate(request.count)
@@ -317,8 +317,14 @@ final class TestFrontend {
         write([UInt8](repeating: 0xEE, count: replySize), at: replyOffset)
         let firstPart = min(ReplyWriter.headerSize, replySize)
         descriptors.append(TestDescriptor(offset: replyOffset, length: firstPart, writable: true))
-        if replySize > firstPart {
-            descriptors.append(TestDescriptor(offset: replyOffset + firstPart, length: replySize - firstPart, writable: true))
+        // The rest in `replyPieces` descriptors, as a guest's page list would be.
+        let rest = replySize - firstPart
+        let restPiece = (rest + replyPieces - 1) / max(1, replyPieces)
+        var restStart = 0
+        while restStart < rest {
+            let length = min(restPiece, rest - restStart)
+            descriptors.append(TestDescriptor(offset: replyOffset + firstPart + restStart, length: length, writable: true))
+            restStart += length
         }
         if indirect {
             let table = allocate(16 * descriptors.count)

@@ -41,6 +41,47 @@ struct VirtqueueRequestTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.upper + "/hello.txt"))
     }
 
+    @Test func bulkDataMovesBetweenFilesAndGuestPages() throws {
+        let big = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let fixture = try VirtioFSFixture(lowerFiles: [:])
+        defer { fixture.remove() }
+        try Data(big).write(to: URL(fileURLWithPath: fixture.lower + "/big.bin"))
+        try fixture.start()
+        let frontend = fixture.frontend
+        let node = try fixture.lookup("big.bin").entryNode
+        let handle = FUSEReply(bytes: try frontend.fuse(FUSEMessage.open(node: node, flags: 0, unique: frontend.nextUnique()))).openHandle
+        // 128 KiB reads into 32 page-sized descriptors after the header: the scattered path.
+        var read: [UInt8] = []
+        while read.count < big.count {
+            let size = 128 << 10
+            let reply = FUSEReply(bytes: try frontend.fuse(
+                FUSEMessage.read(node: node, handle: handle, offset: UInt64(read.count), size: UInt32(size), unique: frontend.nextUnique()),
+                replySize: 16 + size, replyPieces: 32))
+            #expect(reply.error == 0)
+            #expect(Int(reply.length) == reply.bytes.count)
+            guard !reply.body.isEmpty else { break }
+            read += reply.body
+        }
+        #expect(read == big)
+        // A 200 KiB write whose data arrives in 50 readable descriptors.
+        let created = FUSEReply(bytes: try frontend.fuse(FUSEMessage.create("copy.bin", unique: frontend.nextUnique())))
+        let chunk = Array(big[0..<(200 << 10)])
+        let written = FUSEReply(bytes: try frontend.fuse(
+            FUSEMessage.write(node: created.entryNode, handle: created.createHandle, offset: 4096, data: chunk, unique: frontend.nextUnique()),
+            pieces: 50))
+        #expect(written.error == 0)
+        #expect(written.load(16) as UInt32 == UInt32(chunk.count))
+        _ = try frontend.fuse(FUSEMessage.release(node: created.entryNode, handle: created.createHandle, unique: frontend.nextUnique()))
+        let onDisk = try Data(contentsOf: URL(fileURLWithPath: fixture.upper + "/copy.bin"))
+        #expect(onDisk.count == 4096 + chunk.count)
+        #expect(Array(onDisk.dropFirst(4096)) == chunk)
+        // A WRITE that declares more data than it carries is refused, and nothing is written.
+        let lying = FUSEMessage.write(node: created.entryNode, handle: created.createHandle, offset: 0, data: [1, 2, 3], unique: 500)
+        var patched = lying
+        patched.replaceSubrange(56..<60, with: [9, 0, 0, 0])  // fuse_write_in.size = 9
+        #expect(FUSEReply(bytes: try frontend.fuse(patched)).error == -22)
+    }
+
     @Test func forgetOnTheHiprioQueueGetsNoReply() throws {
         let fixture = try VirtioFSFixture()
         defer { fixture.remove() }
