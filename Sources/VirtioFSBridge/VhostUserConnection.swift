@@ -6,10 +6,13 @@ import Logging
 import ScorpioSys
 import SystemPackage
 
-public struct VhostUserConnection {
+public final class VhostUserConnection {
     let socket: FileDescriptor
     let device: VhostUserDevice
     let logger: Logger
+    /// Messages read so far: a connection that ends before its first message was a probe
+    /// (someone checking whether the socket is live), not a guest.
+    public private(set) var messageCount = 0
 
     public init(socket: FileDescriptor, device: VhostUserDevice, logger: Logger) {
         self.socket = socket
@@ -45,6 +48,7 @@ public struct VhostUserConnection {
                 logger.error("vhost-user connection failed: \(error)")
                 return .invalid("\(error)")
             }
+            messageCount += 1
             let payload = UnsafeRawBufferPointer(rebasing: buffer[0..<Int(header.size)])
             let response: VhostUserResponse?
             do {

@@ -53,7 +53,7 @@ public final class VirtioFSServer: Sendable {
             listener.closeQuietly()
             UnixSocket.removeSocketFile(settings.socketPath)
         }
-        repeat {
+        while true {
             let connection: FileDescriptor
             do {
                 connection = try UnixSocket.accept(listener)
@@ -62,18 +62,28 @@ public final class VirtioFSServer: Sendable {
                 return
             }
             current.withLock { $0 = connection }
+            if stopping.load(ordering: .acquiring) {  // stop() ran before `current` was set
+                connection.closeQuietly()
+                return
+            }
             logger.info("vhost-user frontend connected", metadata: ["socket": "\(settings.socketPath)"])
             guard let session = newSession() else {
                 connection.closeQuietly()
                 return
             }
             let device = VhostUserDevice(queueCount: 1 + settings.requestQueues, logger: logger, makeHandler: session.makeHandler)
-            VhostUserConnection(socket: connection, device: device, logger: logger).serve()
+            let served = VhostUserConnection(socket: connection, device: device, logger: logger)
+            served.serve()
             current.withLock { $0 = nil }
             connection.closeQuietly()
             session.end()
+            if served.messageCount == 0 && !stopping.load(ordering: .acquiring) {
+                logger.info("a connection closed without a message (a liveness probe); still listening")
+                continue
+            }
             logger.info("vhost-user frontend disconnected", metadata: ["socket": "\(settings.socketPath)"])
-        } while settings.persist && !stopping.load(ordering: .acquiring)
+            if !settings.persist || stopping.load(ordering: .acquiring) { return }
+        }
     }
 
     /// Ends `serve` from another thread (SIGTERM): wakes accept and the current connection.

@@ -15,6 +15,7 @@ struct MountScriptTests {
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
     @Test func normalUserMountsThroughFusermount3() throws { try runScript("unprivileged.sh") }
+    @Test func virtiofsBackendCommandLineAndSocket() throws { try runScript("virtiofs_cli.sh") }
 }
 
 /// Runs one script, failing the test with its whole output when it reports a failure. It is
