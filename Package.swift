@@ -49,10 +49,12 @@ let package = Package(
             ],
             swiftSettings: strict),
         .systemLibrary(name: "CZlib"),
+        // libcurl for https:// remotes (Debian: libcurl4-openssl-dev).
+        .target(name: "CCurlShim", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "Dicfuse",
             dependencies: [
-                "Overlay", "ScorpioSys", "CZlib",
+                "Overlay", "ScorpioSys", "CZlib", "CCurlShim",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),

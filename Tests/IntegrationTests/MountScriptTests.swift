@@ -16,6 +16,7 @@ struct MountScriptTests {
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
     @Test func normalUserMountsThroughFusermount3() throws { try runScript("unprivileged.sh") }
     @Test func virtiofsBackendCommandLineAndSocket() throws { try runScript("virtiofs_cli.sh") }
+    @Test func qemuGuestWorksInTheVirtiofsExport() throws { try runScript("virtiofs_guest.sh") }
 }
 
 /// Runs one script, failing the test with its whole output when it reports a failure. It is

@@ -74,6 +74,12 @@ public enum PackParser {
     ///     only after everything resolvable inside the pack is resolved; the object returned must
     ///     carry the id asked for.
     /// - Throws: `PackError`; nothing is returned when any part of the pack is invalid.
+    /// The object count of a pack's header, once its first 12 bytes are there (for progress).
+    static func declaredObjectCount(_ pack: [UInt8]) -> Int? {
+        guard pack.count >= 12, pack[0] == 0x50, pack[1] == 0x41, pack[2] == 0x43, pack[3] == 0x4B else { return nil }
+        return Int(bigEndian32(pack, at: 8))
+    }
+
     public static func parse(
         _ pack: [UInt8], externalBase: (ObjectID) -> GitObject? = { _ in nil }
     ) throws(PackError) -> [GitObject] {

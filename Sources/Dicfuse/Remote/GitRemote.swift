@@ -87,10 +87,13 @@ public final class GitRemote: Sendable {
     /// Refuses servers without protocol v2 or without the command.
     private func checkAdvertisement(_ capabilities: [String], offers command: String) throws(RemoteError) {
         guard capabilities.first == "version 2" else {
-            throw .unsupported("\(url): the server does not speak git protocol v2 (it answered \((capabilities.first ?? "nothing").debugDescription)); git 2.18+ with protocol v2 is needed")
+            // A v0/v1 server starts with "<object id> <ref>\0<capabilities>".
+            let first = capabilities.first ?? ""
+            let answer = first.count > 41 && first.prefix(40).allSatisfy(\.isHexDigit) ? "a protocol v0 reference list" : (first.isEmpty ? "nothing" : String(first.prefix(60)).debugDescription)
+            throw .unsupported("the server does not speak git protocol v2 (it answered with \(answer)); git 2.18+ with protocol v2 is needed")
         }
         guard capabilities.contains(where: { $0 == command || $0.hasPrefix(command + "=") }) else {
-            throw .unsupported("\(url): the server does not offer the \(command) command")
+            throw .unsupported("the server does not offer the \(command) command")
         }
     }
 
@@ -152,7 +155,7 @@ public final class GitRemote: Sendable {
 
     /// The commit and every tree reachable from it, without blobs (filter blob:none, depth 1).
     public func fetchTrees(of commit: ObjectID) throws(RemoteError) -> [GitObject] {
-        try fetchCommit(commit, filter: "blob:none")
+        try fetchCommit(commit, filter: "blob:none", progress: FetchProgress(label: "fetching trees"))
     }
 
     /// The commit and its root tree only (`--trees lazy`): filter tree:1 stops below the root.
@@ -161,15 +164,15 @@ public final class GitRemote: Sendable {
     }
 
     /// A depth-1 fetch of one commit with a filter; refuses servers that cannot filter.
-    private func fetchCommit(_ commit: ObjectID, filter: String) throws(RemoteError) -> [GitObject] {
+    private func fetchCommit(_ commit: ObjectID, filter: String, progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
         let features = try fetchFeatures()
         guard features.contains("filter") else {
-            throw .unsupported("\(url): the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
+            throw .unsupported("the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
         }
         var arguments = ["ofs-delta", "no-progress", "filter \(filter)"]
         if features.contains("shallow") { arguments.append("deepen 1") }
         arguments += ["want \(commit.hex)", "done"]
-        let objects = try fetchPack(arguments: arguments, wanted: [commit])
+        let objects = try fetchPack(arguments: arguments, wanted: [commit], progress: progress)
         counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
         return objects
     }
@@ -192,7 +195,7 @@ public final class GitRemote: Sendable {
         do {
             objects = try fetchPack(arguments: arguments, wanted: ids)
         } catch .server(let message) where message.contains("not our ref") || message.contains("not our") {
-            throw .unsupported("\(url): the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
+            throw .unsupported("the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
         }
         let blobCount = objects.filter { $0.type == .blob }.count
         counterState.withLock { $0.blobs += blobCount }
@@ -216,7 +219,7 @@ public final class GitRemote: Sendable {
     }
 
     /// Sends a fetch and returns the verified objects of its pack.
-    private func fetchPack(arguments: [String], wanted: [ObjectID]) throws(RemoteError) -> [GitObject] {
+    private func fetchPack(arguments: [String], wanted: [ObjectID], progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
         let (connection, reader) = try send(command: "fetch", arguments: arguments)
         defer { connection.close() }
         var r = reader
@@ -235,7 +238,9 @@ public final class GitRemote: Sendable {
                 }
                 guard let band = payload.first else { continue }
                 switch band {
-                case 1: pack.append(contentsOf: payload.dropFirst())
+                case 1:
+                    pack.append(contentsOf: payload.dropFirst())
+                    progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
                 case 2: logger.debug("remote: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)")
                 case 3: throw .server(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)
                 default: throw .protocolViolation("unknown sideband \(band)")
@@ -250,6 +255,7 @@ public final class GitRemote: Sendable {
         } catch {
             throw .pack("\(error)")
         }
+        progress?.finish(bytes: pack.count, objects: objects.count)
         let received = Set(objects.map(\.id))
         for id in wanted where !received.contains(id) {
             throw .pack("the server did not send \(id.hex)")

@@ -3,7 +3,7 @@
 //   ssh://[user@]host[:port]/path, [user@]host:path → `ssh host git-upload-pack 'path'`
 //   git://host[:port]/path   → TCP to git daemon (port 9418)
 //   http://                  → smart HTTP (git http-backend), protocol v2
-//   https://                 → refused with a clear error (no TLS yet)
+//   https://                 → smart HTTP over TLS through libcurl
 import Glibc
 import ScorpioSys
 import SystemPackage

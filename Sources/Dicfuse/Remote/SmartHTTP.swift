@@ -1,7 +1,7 @@
 // Git's smart HTTP transport (gitprotocol-http) with protocol v2: GET info/refs for the
 // capability advertisement, one POST to git-upload-pack per command, `Git-Protocol: version=2`
-// on both. A small HTTP/1.1 client over TCPConnector (Connection: close, Content-Length or
-// chunked bodies). Credentials come from the URL's user:password, or from the environment
+// on both. http:// uses a small HTTP/1.1 client over TCPConnector (Connection: close,
+// Content-Length or chunked bodies); https:// goes through libcurl (HTTPSRequest). Credentials come from the URL's user:password, or from the environment
 // (SCORPIO_HTTP_TOKEN for a bearer token, SCORPIO_HTTP_USER/SCORPIO_HTTP_PASSWORD for basic
 // auth), and are never logged: every URL shown to users is redacted.
 import Foundation
@@ -13,12 +13,13 @@ struct HTTPLocation {
     /// The repository path without a trailing slash, e.g. "/git/repo.git".
     var path: String
     var authorization: String?
+    /// https:// (through libcurl, see HTTPSRequest) rather than http://.
+    var secure: Bool
 
     init(_ url: String) throws(RemoteError) {
-        guard url.hasPrefix("http://") else {
-            throw .unsupported("\(HTTPLocation.redacted(url)): https is not supported yet (no TLS); use http://, ssh:// or git://")
-        }
-        var rest = String(url.dropFirst("http://".count))
+        secure = url.hasPrefix("https://")
+        guard secure || url.hasPrefix("http://") else { throw .unsupported("\(HTTPLocation.redacted(url)): not an http(s) URL") }
+        var rest = String(url.dropFirst(secure ? "https://".count : "http://".count))
         var userInfo: String? = nil
         if let slash = rest.firstIndex(of: "/"), let at = rest[..<slash].lastIndex(of: "@") {
             userInfo = String(rest[..<at])
@@ -31,7 +32,7 @@ struct HTTPLocation {
         if let colon = authority.lastIndex(of: ":"), let number = Int(authority[authority.index(after: colon)...]) {
             host = String(authority[..<colon]); port = number
         } else {
-            host = String(authority); port = 80
+            host = String(authority); port = secure ? 443 : 80
         }
         let environment = ProcessInfo.processInfo.environment
         if let token = environment["SCORPIO_HTTP_TOKEN"], !token.isEmpty {
@@ -72,6 +73,10 @@ enum SmartHTTP {
 
     private static func request(_ location: HTTPLocation, method: String, path: String, body: [UInt8]?,
                                 timeout: Double) throws(RemoteError) -> [UInt8] {
+        if location.secure {
+            let (status, payload) = try HTTPSRequest.perform(location, path: path, body: body, timeout: timeout)
+            return try checked(status: status, payload: payload, location: location, method: method, path: path)
+        }
         let socket = try TCPConnector.connect(host: location.host, port: location.port, timeout: timeout)
         let connection = GitConnection(input: socket, output: socket, child: nil, timeout: timeout)
         defer { connection.close() }
@@ -96,6 +101,12 @@ enum SmartHTTP {
         }, uniquingKeysWith: { first, _ in first })
         var payload = Array(response[(split + 4)...])
         if headers["transfer-encoding"]?.lowercased().contains("chunked") == true { payload = try dechunk(payload) }
+        return try checked(status: status, payload: payload, location: location, method: method, path: path)
+    }
+
+    /// The body of a 200 answer; a one-line error naming the cause for anything else.
+    private static func checked(status: Int, payload: [UInt8], location: HTTPLocation, method: String,
+                                path: String) throws(RemoteError) -> [UInt8] {
         switch status {
         case 200: return payload
         case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD)")

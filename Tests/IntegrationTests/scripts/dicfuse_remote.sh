@@ -59,6 +59,22 @@ lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/lighttpd.out" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 50); do git ls-remote "http://127.0.0.1:$HPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
 
+# Smart HTTP over TLS: the same lighttpd with mod_openssl and a certificate made here; the
+# client trusts it through SCORPIO_HTTP_CA_FILE only.
+SPORT=$((PORT + 2))
+mkdir -p "$WORK/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" -days 1 \
+    -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+sed -e "s/server.port = $HPORT/server.port = $SPORT/" -e 's/"mod_setenv")/"mod_setenv", "mod_openssl")/' \
+    -e "s|lighttpd.err|lighttpd-tls.err|" "$WORK/lighttpd.conf" > "$WORK/lighttpd-tls.conf"
+printf 'ssl.engine = "enable"\nssl.pemfile = "%s"\nssl.privkey = "%s"\n' "$WORK/tls/cert.pem" "$WORK/tls/key.pem" >> "$WORK/lighttpd-tls.conf"
+lighttpd -D -f "$WORK/lighttpd-tls.conf" >"$WORK/lighttpd-tls.out" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 50); do GIT_SSL_CAINFO="$WORK/tls/cert.pem" git ls-remote "https://127.0.0.1:$SPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+HTTPS_URL="https://127.0.0.1:$SPORT/git/repo.git"
+check "https: an untrusted certificate is refused with one line naming the cause" sh -c "! '$BIN' --mount '$M' --repo '$HTTPS_URL' --cache '$WORK/cache-untrusted' --upper '$WORK/up-untrusted' 2>'$WORK/tls.err'; grep -qi 'certificate' '$WORK/tls.err' && test \$(wc -l < '$WORK/tls.err') -eq 1"
+export SCORPIO_HTTP_CA_FILE=$WORK/tls/cert.pem
+
 # A server that does not allow filters gets a clear refusal, not a full download.
 git clone -q --bare "$WORK/src" "$WORK/served/nofilter.git"
 
@@ -101,8 +117,8 @@ PY
 }
 blobs_fetched() { awk '/fetched blobs/ { for (i=1;i<=NF;i++) if ($i ~ /^count=/) { split($i,a,"="); s+=a[2] } } END { print s+0 }' "$1"; }
 
-for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT/git/repo.git"; do
-    CACHE=$WORK/cache-$(echo "$URL" | cut -c1-3)
+for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT/git/repo.git" "$HTTPS_URL"; do
+    CACHE=$WORK/cache-$(echo "$URL" | cut -c1-5)
     mount_scorpio "$M" "$WORK/d.log" --repo "$URL" --cache "$CACHE" --upper "$WORK/up-$RANDOM" --prefetch none || exit 1
     find "$M" -printf '%s %m %p\n' > /dev/null
     expect_eq "$URL: a stat walk fetches no blob contents (sizes from object-info)" "0" "$(blobs_fetched "$WORK/d.log")"
@@ -122,6 +138,49 @@ done
 
 check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
 check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
+
+# A server without protocol v2 (a smart-HTTP server answering with git's v0 advertisement):
+# refused with one line that says so.
+V0PORT=$((PORT + 3))
+python3 - "$R" "$V0PORT" >"$WORK/v0.log" 2>&1 <<'PY' &
+import http.server, subprocess, sys
+repo, port = sys.argv[1], int(sys.argv[2])
+class V0(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        refs = subprocess.run(["git", "upload-pack", "--stateless-rpc", "--advertise-refs", repo],
+                              capture_output=True, env={"PATH": "/usr/bin:/bin"}).stdout
+        body = b"001e# service=git-upload-pack\n0000" + refs
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-git-upload-pack-advertisement")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", port), V0).serve_forever()
+PY
+PIDS+=("$!")
+for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $V0PORT))" 2>/dev/null && break; sleep 0.1; done
+check "a server without protocol v2 is refused with one line saying so" sh -c "! '$BIN' --mount '$M' --repo 'http://127.0.0.1:$V0PORT/repo.git' --cache '$WORK/cache-v0' --upper '$WORK/up-v0' 2>'$WORK/v0.err'; grep -q 'does not speak git protocol v2' '$WORK/v0.err' && test \$(wc -l < '$WORK/v0.err') -eq 1"
+
+# A full disk while caching: the read fails with ENOSPC and a log line naming the path, the
+# mount stays up, and no partial or empty file is left in the content store.
+mkdir -p "$WORK/small"
+mount -t tmpfs -o size=160k tmpfs "$WORK/small"
+MOUNTS+=("$WORK/small")
+mount_scorpio "$M" "$WORK/full.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/small/cache" --upper "$WORK/up-full" --prefetch none || exit 1
+check "disk full: reading a blob that does not fit fails with ENOSPC" sh -c "cat '$M/dir/nested/big.bin' 2>&1 >/dev/null | grep -q 'No space left on device'"
+check "disk full: the log says the disk is full, with the path" sh -c "grep 'No space left on device' '$WORK/full.log' | grep -q big.bin"
+bad_blobs() {  # blobs whose size differs from git's, and anything left in tmp/
+    find "$WORK/small/cache/tmp" -type f
+    find "$WORK/small/cache/blobs" -type f | while read -r f; do
+        id=$(basename "$(dirname "$f")")$(basename "$f")
+        [ "$(stat -c %s "$f")" = "$(git -C "$R" cat-file -s "$id")" ] || echo "$f"
+    done
+}
+expect_eq "disk full: no partial or empty file in the content store" "" "$(bad_blobs)"
+check "disk full: the mount still answers" ls "$M/dir"
+unmount_scorpio "$M"
+umount "$WORK/small"
 
 # The embedded default: a plain local checkout (not bare) as --repo, no server at all.
 mount_scorpio "$M" "$WORK/local.log" --repo "$WORK/src" --cache "$WORK/cache-local" --upper "$WORK/up-local" || exit 1

@@ -1,0 +1,48 @@
+// A progress line on the user's terminal while a mount fetches the trees of a commit (the
+// only fetch long enough to wait for): objects in the pack, bytes received, rate. Written to
+// stderr only when it is a terminal, redrawn at most ten times a second, and cleared when done;
+// without a terminal the caller's summary log line is all there is.
+import Glibc
+
+final class FetchProgress {
+    let label: String
+    let started = monotonicSeconds()
+    private var lastDrawn = 0.0
+    private var drewSomething = false
+    let interactive: Bool
+
+    init(label: String) {
+        self.label = label
+        self.interactive = isatty(2) == 1
+    }
+
+    /// `objects` is the count from the pack header once its first 12 bytes arrived.
+    func update(bytes: Int, objects: Int?) {
+        guard interactive else { return }
+        let now = monotonicSeconds()
+        guard now - lastDrawn >= 0.1 else { return }
+        lastDrawn = now
+        draw(bytes: bytes, objects: objects, elapsed: now - started)
+    }
+
+    /// Draws the final state and ends the line.
+    func finish(bytes: Int, objects: Int) {
+        guard interactive else { return }
+        draw(bytes: bytes, objects: objects, elapsed: monotonicSeconds() - started)
+        if drewSomething { write(2, "\n", 1) }
+    }
+
+    private func draw(bytes: Int, objects: Int?, elapsed: Double) {
+        let megabytes = Double(bytes) / 1_048_576
+        let rate = elapsed > 0 ? megabytes / elapsed : 0
+        let count = objects.map { "\($0) objects, " } ?? ""
+        let line = "\r\(label): \(count)\(formatted(megabytes)) MiB received, \(formatted(rate)) MiB/s\u{1B}[K"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        drewSomething = true
+    }
+
+    private func formatted(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+}
