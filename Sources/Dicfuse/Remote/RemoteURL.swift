@@ -5,6 +5,7 @@
 //   http://                  → smart HTTP (git http-backend), protocol v2
 //   https://                 → smart HTTP over TLS through libcurl
 import Glibc
+import Foundation
 import ScorpioSys
 import SystemPackage
 
@@ -70,11 +71,15 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             return try spawnUploadPack(["git", "-c", "uploadpack.allowFilter=true", "-c", "uploadpack.allowAnySHA1InWant=true",
                                         "-c", "transfer.advertiseObjectInfo=true", "upload-pack", path], timeout: timeout)
         case .ssh(let user, let host, let port, let path):
-            var args = ["ssh", "-o", "SendEnv=GIT_PROTOCOL", "-o", "BatchMode=yes"]
+            var args = ["-o", "SendEnv=GIT_PROTOCOL", "-o", "BatchMode=yes"]
             if let port { args += ["-p", String(port)] }
             args.append(user.map { "\($0)@\(host)" } ?? host)
             args.append("git-upload-pack '\(path.replacingOccurrences(of: "'", with: "'\\''"))'")
-            return try spawnUploadPack(args, timeout: timeout)
+            // Like git: GIT_SSH_COMMAND (a shell command line) replaces plain `ssh`.
+            if let command = ProcessInfo.processInfo.environment["GIT_SSH_COMMAND"], !command.isEmpty {
+                return try spawnUploadPack(["/bin/sh", "-c", "\(command) \"$@\"", "ssh"] + args, timeout: timeout)
+            }
+            return try spawnUploadPack(["ssh"] + args, timeout: timeout)
         case .gitDaemon(let host, let port, let path):
             let socket = try TCPConnector.connect(host: host, port: port, timeout: timeout)
             let connection = GitConnection(input: socket, output: socket, child: nil, timeout: timeout)

@@ -139,6 +139,42 @@ done
 check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
 check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
 
+# ssh:// through a private sshd on loopback (its own host key, config and authorized key),
+# reached with GIT_SSH_COMMAND as git itself would be.
+SSHPORT=$((PORT + 4))
+mkdir -p "$WORK/ssh"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/client_key"
+cp "$WORK/ssh/client_key.pub" "$WORK/ssh/authorized_keys"
+cat > "$WORK/ssh/sshd_config" <<CONF
+Port $SSHPORT
+ListenAddress 127.0.0.1
+HostKey $WORK/ssh/host_key
+AuthorizedKeysFile $WORK/ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+UsePAM no
+AcceptEnv GIT_PROTOCOL
+PidFile $WORK/ssh/sshd.pid
+CONF
+mkdir -p /run/sshd
+/usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config" >"$WORK/ssh/sshd.log" 2>&1 &
+PIDS+=("$!")
+export GIT_SSH_COMMAND="ssh -i $WORK/ssh/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+for _ in $(seq 50); do git ls-remote "ssh://root@127.0.0.1:$SSHPORT$R" >/dev/null 2>&1 && break; sleep 0.1; done
+mount_scorpio "$M" "$WORK/ssh.log" --repo "ssh://root@127.0.0.1:$SSHPORT$R" --cache "$WORK/cache-ssh" --upper "$WORK/up-ssh" --prefetch none || exit 1
+find "$M" -printf '%s %m %p\n' > /dev/null
+expect_eq "ssh: a stat walk fetches no blob contents" "0" "$(blobs_fetched "$WORK/ssh.log")"
+check "ssh: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
+unmount_scorpio "$M"
+# scp-style host:path has no port: the port comes from the ssh command line.
+export GIT_SSH_COMMAND="$GIT_SSH_COMMAND -p $SSHPORT"
+mount_scorpio "$M" "$WORK/scp.log" --repo "root@127.0.0.1:$R" --cache "$WORK/cache-scp" --upper "$WORK/up-scp" --prefetch none || exit 1
+expect_eq "scp-style host:path: a file reads" "plain file" "$(cat "$M/plain.txt")"
+unmount_scorpio "$M"
+unset GIT_SSH_COMMAND
+
 # A server without protocol v2 (a smart-HTTP server answering with git's v0 advertisement):
 # refused with one line that says so.
 V0PORT=$((PORT + 3))
