@@ -12,6 +12,7 @@
 # Environment:
 #   GUEST_MEMORY   guest RAM, shared with the backend through a memfd (default 1G)
 #   GUEST_SMP      virtual CPUs (default 1)
+#   GUEST_REQUEST_QUEUES  request queues of the device (default 1; the backend needs --queues N)
 #   GUEST_APPEND   extra kernel parameters, e.g. "scorpio.tag=other" (the device tag stays ws)
 #
 # Exit status: the guest script's own code when the guest printed SCORPIO-GUEST-EXIT=<rc>;
@@ -44,7 +45,7 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
     -append "console=ttyS0 panic=-1 quiet ${GUEST_APPEND:-}" \
     -object memory-backend-memfd,id=mem,size="$MEM",share=on -numa node,memdev=mem \
     -chardev socket,id=char0,path="$SOCKET" \
-    -device vhost-user-fs-pci,chardev=char0,tag=ws \
+    -device vhost-user-fs-pci,chardev=char0,tag=ws,num-request-queues="${GUEST_REQUEST_QUEUES:-1}" \
     </dev/null 2>&1 | tee "$CONSOLE"
 qemu_rc=${PIPESTATUS[0]}
 

@@ -279,13 +279,16 @@ echo "G:DELETED $(there d5/f1.txt)"
 echo "G:DIR $(cat persist-dir/file.txt)"
 echo "G:DONE yes"
 GUEST
-start_backend "$WORK/backend-persist.log" --persist || exit 1
+# The persistent backend also offers two request queues, and the guests' devices use them.
+export GUEST_REQUEST_QUEUES=2
+start_backend "$WORK/backend-persist.log" --persist --queues 2 || exit 1
 boot persist1 "$WORK/persist1.sh"
 expect_eq "persist: first guest exit code" "0" "$GUEST_RC"
 expect_eq "persist: a new backend serves the earlier UPPER" "hello|world| absent" "$(g EARLIER)"
 expect_eq "persist: first guest ran to the end" "yes" "$(g DONE)"
 check "persist: backend still running after the first guest" kill -0 "$BACKEND_PID"
 check "persist: socket still there" test -S "$SOCK"
+check "persist: all three queues (hiprio and two request queues) started" grep -q "queue 2 started" "$WORK/backend-persist.log"
 boot persist2 "$WORK/persist2.sh"
 expect_eq "persist: second guest exit code" "0" "$GUEST_RC"
 expect_eq "persist: second guest sees the marker" "persist marker" "$(g MARKER)"
