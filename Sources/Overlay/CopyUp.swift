@@ -41,7 +41,7 @@ extension OverlayFileSystem {
             adoptUpper(id, stat: existing)
             return
         }
-        try copyObject(path, from: source, stat: try source.stat(path), withData: withData)
+        try copyObject(path, from: source, stat: try source.stat(path), withData: withData, origin: node.reportedInode)
         adoptUpper(id, stat: try upper.stat(path))
         logger.debug("copied up", metadata: ["inode": "\(id)", "from": "\(source.name)"])
     }
@@ -58,12 +58,14 @@ extension OverlayFileSystem {
     }
 
     /// Creates the upper copy of `path` from `source` (a directory without its contents).
-    func copyObject(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool = true) throws(Errno) {
+    /// `origin` is the st_ino the object had below, recorded on the copy (OverlayFormat.origin).
+    func copyObject(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool = true, origin: UInt64) throws(Errno) {
         switch stat.fileType {
         case .directory:
             try upper.root.makeDirectory(at: path, mode: stat.permissions | 0o700)
         case .regular:
             try copyRegularFile(path, from: source, stat: stat, withData: withData)
+            upper.setOrigin(path, inode: origin)
             return
         case .symlink:
             try upper.root.makeSymlink(at: path, target: try source.readLink(path))
@@ -71,6 +73,7 @@ extension OverlayFileSystem {
             try upper.root.makeNode(at: path, mode: stat.mode, device: stat.rdev)
         }
         try copyMetadata(to: path, from: source, stat: stat)
+        upper.setOrigin(path, inode: origin)
     }
 
     /// Copies everything visible below the directory `path` (whose upper copy exists) into the
@@ -82,7 +85,8 @@ extension OverlayFileSystem {
             guard let child = try resolve(entry.name, in: path, layers: layers) else { continue }
             let childPath = join(path, entry.name)
             if child.layer != 0 {
-                try copyObject(childPath, from: layer(child.layer), stat: child.stat)
+                try copyObject(childPath, from: layer(child.layer), stat: child.stat,
+                               origin: reportedInode(layer: child.layer, inode: child.stat.inode))
             }
             if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
                 try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories)

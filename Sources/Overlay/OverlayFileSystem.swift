@@ -81,7 +81,7 @@ public final class OverlayFileSystem: FileSystem {
     /// Registers a freshly resolved child as a node (one lookup reference) and builds its entry.
     func makeEntry(parent: InodeNumber, name: [UInt8], resolved: Resolved) -> Entry {
         state.withLock { s in
-            let reported = reportedInode(layer: resolved.layer, inode: resolved.stat.inode)
+            let reported = resolved.origin ?? reportedInode(layer: resolved.layer, inode: resolved.stat.inode)
             let (id, node) = s.table.reference(parent: parent, name: name, resolved: resolved, reportedInode: reported)
             return Entry(inode: id, attributes: attributes(resolved.stat, reportedInode: node.reportedInode))
         }

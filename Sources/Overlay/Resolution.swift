@@ -9,6 +9,8 @@ struct Resolved {
     var layer: LayerIndex
     var stat: FileStat
     var lowerDirectories: [LayerIndex]
+    /// For a copied-up upper object: the st_ino it had in its lower layer.
+    var origin: UInt64? = nil
     var key: HostKey { HostKey(layer: layer, device: stat.device, inode: stat.inode) }
 }
 
@@ -26,8 +28,9 @@ extension OverlayFileSystem {
             let stat: FileStat
             do { stat = try layer(index).stat(path) } catch .noSuchFileOrDirectory { continue } catch .notDirectory { continue }
             if OverlayFormat.isWhiteout(stat) { return nil }
+            let origin = index == 0 ? OverlayFormat.origin(upper, path) : nil
             guard stat.fileType == .directory else {
-                return Resolved(layer: index, stat: stat, lowerDirectories: [])
+                return Resolved(layer: index, stat: stat, lowerDirectories: [], origin: origin)
             }
             var merged: [LayerIndex] = []
             if !OverlayFormat.isOpaque(layer(index), path) {
@@ -39,7 +42,7 @@ extension OverlayFileSystem {
                     if OverlayFormat.isOpaque(layer(below), path) { break }
                 }
             }
-            return Resolved(layer: index, stat: stat, lowerDirectories: merged)
+            return Resolved(layer: index, stat: stat, lowerDirectories: merged, origin: origin)
         }
         return nil
     }

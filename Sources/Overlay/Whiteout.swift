@@ -35,12 +35,36 @@ enum OverlayFormat {
 
     /// The opaque marker this process can write.
     static var writableOpaqueName: [UInt8] { effectiveUserID == 0 ? trustedOpaque : userOpaque }
+
+    /// Scorpio's own marker on a copied-up object: the st_ino it had in its lower layer (8 bytes,
+    /// little-endian), so the number stays the same after the kernel forgot the inode and looks
+    /// it up again in the upper. Under the overlay prefix, so kernel overlayfs hides it too.
+    static let trustedOrigin = Array("trusted.overlay.scorpio.origin".utf8)
+    static let userOrigin = Array("user.overlay.scorpio.origin".utf8)
+    static var writableOriginName: [UInt8] { effectiveUserID == 0 ? trustedOrigin : userOrigin }
+
+    /// The origin inode recorded on an upper object, if any.
+    static func origin(_ layer: any ReadableLayer, _ path: [UInt8]) -> UInt64? {
+        guard let value = try? layer.extendedAttribute(path, name: writableOriginName), value.count == 8 else { return nil }
+        return value.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    }
 }
 
 extension HostDirectoryLayer {
     /// Creates a whiteout at `path` (which must not exist).
     func makeWhiteout(_ path: [UInt8]) throws(Errno) {
         try root.makeNode(at: path, mode: FileType.characterDevice.rawValue, device: 0)
+    }
+
+    /// Records the st_ino an object had below (see OverlayFormat.origin). Best effort: a
+    /// filesystem or namespace that refuses the xattr only loses inode stability.
+    func setOrigin(_ path: [UInt8], inode: UInt64) {
+        var value = inode.littleEndian
+        _ = try? typedErrno {
+            try withUnsafeBytes(of: &value) { bytes in
+                try ExtendedAttributes.set(path: root.procPath(path), name: OverlayFormat.writableOriginName, value: bytes, flags: 0)
+            }
+        }
     }
 
     /// Marks the directory at `path` opaque.

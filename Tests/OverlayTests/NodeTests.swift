@@ -36,13 +36,32 @@ struct LinkTests {
         #expect(try Disk.contents(fixture.upper("alias")) == "data")
         #expect(try Disk.stat(fixture.lower(1, "orig")).linkCount == 1)
 
-        // Once the kernel forgets the node, both names still agree with each other.
+        // Once the kernel forgets the node, both names still agree with each other, and with
+        // the st_ino the file had before its copy-up (the origin xattr on the upper copy).
         fs.forget(original.inode, count: 4)
         #expect(fs.liveNodeCount == baseline)
         let again = try fs.lookupName("orig")
         let aliasAgain = try fs.lookupName("alias")
         #expect(again.attributes.inode == aliasAgain.attributes.inode)
         #expect(again.inode == aliasAgain.inode)
+        #expect(again.attributes.inode == original.attributes.inode)
+    }
+
+    @Test func copiedUpObjectsKeepTheirInodeNumberAfterForget() throws {
+        let fixture = try OverlayFixture(lowers: [["dir": .directory, "dir/file": .file("data")]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let directory = try fs.lookupName("dir")
+        let file = try fs.lookupPath("dir/file")
+        var changes = AttributeChanges()
+        changes.mode = 0o600
+        _ = try fs.setAttributes(rootContext, inode: file.inode, changes: changes)
+        #expect(Disk.exists(fixture.upper("dir/file")), "the chmod copied the file up")
+        fs.forget(file.inode, count: 1)
+        fs.forget(directory.inode, count: 2)  // lookupName("dir") and lookupPath's walk through it
+        #expect(fs.liveNodeCount == 1, "only the root is left")
+        #expect(try fs.lookupName("dir").attributes.inode == directory.attributes.inode)
+        #expect(try fs.lookupPath("dir/file").attributes.inode == file.attributes.inode)
     }
 }
 
