@@ -179,7 +179,7 @@ final class TestFrontend {
 
     /// The conversation QEMU 7.2 holds before a guest uses the device (FACTS.md), with
     /// SET_MEM_TABLE. Every acknowledgement must be 0.
-    func negotiate(eventIndex: Bool = false, indirect: Bool = true) throws {
+    func negotiate(eventIndex: Bool = false, indirect: Bool = true, memorySlots: Bool = false) throws {
         let offered: UInt64 = try get(.getFeatures).withUnsafeBytes { $0.loadLittleEndian(at: 0) }
         #expect(offered & VirtioFeature.version1 != 0)
         #expect(offered & VirtioFeature.protocolFeatures != 0)
@@ -193,12 +193,22 @@ final class TestFrontend {
         if eventIndex { features |= VirtioFeature.eventIndex }
         if indirect { features |= VirtioFeature.indirectDescriptors }
         try expectAck(VhostUserRequest.setFeatures.rawValue, payload: u64(features))
-        var table = [UInt8]()
-        table.appendLittleEndian(UInt32(1))
-        table.appendLittleEndian(UInt32(0))
-        MemoryRegionDescription(guestPhysicalAddress: GuestLayout.guestBase, size: UInt64(GuestLayout.memorySize),
-                                userAddress: GuestLayout.userBase, mmapOffset: 0).encode(into: &table)
-        try expectAck(VhostUserRequest.setMemTable.rawValue, payload: table, descriptors: [memoryFile])
+        let region = MemoryRegionDescription(guestPhysicalAddress: GuestLayout.guestBase, size: UInt64(GuestLayout.memorySize),
+                                             userAddress: GuestLayout.userBase, mmapOffset: 0)
+        if memorySlots {
+            // CONFIGURE_MEM_SLOTS, as QEMU does with it: the region comes with ADD_MEM_REG.
+            try send(VhostUserRequest.setProtocolFeatures.rawValue,
+                     payload: u64(VhostProtocolFeature.replyAck | VhostProtocolFeature.multiQueue | VhostProtocolFeature.configureMemorySlots))
+            let slots: UInt64 = try get(.getMaxMemSlots).withUnsafeBytes { $0.loadLittleEndian(at: 0) }
+            #expect(slots >= 8)
+            try expectAck(VhostUserRequest.addMemReg.rawValue, payload: singleRegion(region), descriptors: [memoryFile])
+        } else {
+            var table = [UInt8]()
+            table.appendLittleEndian(UInt32(1))
+            table.appendLittleEndian(UInt32(0))
+            region.encode(into: &table)
+            try expectAck(VhostUserRequest.setMemTable.rawValue, payload: table, descriptors: [memoryFile])
+        }
         for queue in 0..<queueCount {
             try expectAck(VhostUserRequest.setVringNum.rawValue, payload: state(queue, UInt32(GuestLayout.queueSize)))
             try expectAck(VhostUserRequest.setVringBase.rawValue, payload: state(queue, 0))
@@ -210,6 +220,13 @@ final class TestFrontend {
             try expectAck(VhostUserRequest.setVringCall.rawValue, payload: u64(UInt64(queue)), descriptors: [call])
             try expectAck(VhostUserRequest.setVringEnable.rawValue, payload: state(queue, 1))
         }
+    }
+
+    /// ADD_MEM_REG / REM_MEM_REG payload: 8 bytes of padding, then one region.
+    func singleRegion(_ region: MemoryRegionDescription) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        region.encode(into: &bytes)
+        return bytes
     }
 
     func expectAck(_ request: UInt32, payload: [UInt8] = [], descriptors: [FileDescriptor] = []) throws {

@@ -82,6 +82,25 @@ struct VirtqueueRequestTests {
         #expect(FUSEReply(bytes: try frontend.fuse(patched)).error == -22)
     }
 
+    @Test func memorySlotsAddAndRemoveRegionsUnderRunningQueues() throws {
+        let fixture = try VirtioFSFixture()
+        defer { fixture.remove() }
+        let frontend = fixture.frontend
+        try frontend.negotiate(memorySlots: true)
+        #expect(FUSEReply(bytes: try frontend.fuse(FUSEMessage.initialize(unique: frontend.nextUnique()))).error == 0)
+        #expect(try fixture.lookup("hello.txt").entrySize == 11)
+        // A second region elsewhere in guest-physical space (hot-plugged memory), then removed:
+        // the queues restart on each new table and keep serving.
+        let extra = try MemoryMapping.sharedMemoryFile(name: "scorpio-test-extra", size: 1 << 20)
+        defer { extra.closeQuietly() }
+        let hotplug = MemoryRegionDescription(guestPhysicalAddress: 0x1_0000_0000, size: 1 << 20, userAddress: 0x7f13_0000_0000, mmapOffset: 0)
+        try frontend.expectAck(VhostUserRequest.addMemReg.rawValue, payload: frontend.singleRegion(hotplug), descriptors: [extra])
+        #expect(try fixture.lookup("hello.txt").entrySize == 11)
+        try frontend.expectAck(VhostUserRequest.remMemReg.rawValue, payload: frontend.singleRegion(hotplug))
+        #expect(try fixture.lookup("hello.txt").entrySize == 11)
+        #expect(try frontend.acked(VhostUserRequest.remMemReg.rawValue, payload: frontend.singleRegion(hotplug)) == 1, "not mapped any more")
+    }
+
     @Test func forgetOnTheHiprioQueueGetsNoReply() throws {
         let fixture = try VirtioFSFixture()
         defer { fixture.remove() }
