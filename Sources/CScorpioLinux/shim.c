@@ -132,8 +132,12 @@ int scorpio_spawn(const char *file, char *const argv[], char *const envp[], cons
     for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, from[i], to[i]);
     sigset_t none;
     sigemptyset(&none);
-    short flags = POSIX_SPAWN_SETSIGMASK;
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
     posix_spawnattr_setsigmask(&attr, &none);  // the child must not inherit our blocked signals
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);  // we ignore SIGPIPE; git and ssh expect the default
+    posix_spawnattr_setsigdefault(&attr, &defaults);
     if (new_session) flags |= POSIX_SPAWN_SETSID;
     posix_spawnattr_setflags(&attr, flags);
     int r = posix_spawnp(pid, file, &actions, &attr, argv, envp);
@@ -149,6 +153,8 @@ static void termination_set(sigset_t *set) {
     sigaddset(set, SIGHUP);
     sigaddset(set, SIGUSR1);
 }
+
+void scorpio_ignore_broken_pipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 int scorpio_block_termination_signals(void) {
     sigset_t set;

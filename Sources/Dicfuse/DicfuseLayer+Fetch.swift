@@ -103,11 +103,34 @@ extension DicfuseLayer {
 
     /// Makes sure a blob is in the content store, fetching it (and, by policy, its small
     /// siblings) once however many threads ask at the same time.
+    /// The siblings are claimed along with the blob: a thread that misses one of them while
+    /// the batch is in flight waits for that batch instead of fetching the directory again.
     func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
         if store.cachedBlobSize(id) != nil { return }
-        try singleFlight(id) { () throws(Errno) in
-            try fetch([id] + siblingsToPrefetch(of: id, in: parent), path: path)
+        let siblings = siblingsToPrefetch(of: id, in: parent)
+        let (waiter, claimed) = inflight.withLock { table -> (FetchWaiter?, [ObjectID]) in
+            if let existing = table[id] { return (existing, []) }
+            // Fetched and stored while we were not holding the lock: nothing to do.
+            if store.cachedBlobSize(id) != nil { return (nil, []) }
+            let created = FetchWaiter()
+            var claimed = [id]
+            table[id] = created
+            for sibling in siblings where table[sibling] == nil {
+                table[sibling] = created
+                claimed.append(sibling)
+            }
+            return (created, claimed)
         }
+        guard let waiter else { return }
+        guard !claimed.isEmpty else {
+            if let error = waiter.wait() { throw error }
+            return
+        }
+        var failure: Errno? = nil
+        do { try fetch(claimed, path: path) } catch { failure = error }
+        inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
+        waiter.finish(failure)
+        if let failure { throw failure }
     }
 
     /// `--trees lazy`: fetches one tree into the store, once however many threads ask.

@@ -224,7 +224,7 @@ extension OverlayFileSystem {
         if changes.accessTime != nil || changes.modificationTime != nil {
             try upper.root.setTimes(at: path, access: timeUpdate(changes.accessTime), modification: timeUpdate(changes.modificationTime))
         }
-        return attributes(try upper.stat(path), reportedInode: node.reportedInode)
+        return attributes(try upper.stat(path), reportedInode: node.reportedInode, merged: !node.lowerDirectories.isEmpty)
     }
 
     /// SETATTR applied through a descriptor, for files that no longer have a name.

@@ -68,13 +68,15 @@ public final class OverlayFileSystem: FileSystem {
         return found
     }
 
-    /// FUSE attributes from a host stat, with the node's stable st_ino.
-    func attributes(_ stat: FileStat, reportedInode: UInt64) -> Attributes {
+    /// FUSE attributes from a host stat, with the node's stable st_ino. A merged directory
+    /// reports one link, as on kernel overlayfs: its host count covers only one layer's
+    /// subdirectories, and tools that count links to skip leaf directories would miss the rest.
+    func attributes(_ stat: FileStat, reportedInode: UInt64, merged: Bool = false) -> Attributes {
         Attributes(inode: reportedInode, size: stat.size, blocks: stat.blocks,
                    accessSeconds: stat.accessTime.seconds, modificationSeconds: stat.modificationTime.seconds,
                    changeSeconds: stat.changeTime.seconds, accessNanoseconds: stat.accessTime.nanoseconds,
                    modificationNanoseconds: stat.modificationTime.nanoseconds, changeNanoseconds: stat.changeTime.nanoseconds,
-                   mode: stat.mode, linkCount: stat.linkCount, uid: stat.uid, gid: stat.gid,
+                   mode: stat.mode, linkCount: merged && stat.fileType == .directory ? 1 : stat.linkCount, uid: stat.uid, gid: stat.gid,
                    rdev: encodeDeviceForFUSE(stat.rdev), blockSize: stat.blockSize)
     }
 
@@ -83,7 +85,8 @@ public final class OverlayFileSystem: FileSystem {
         state.withLock { s in
             let reported = resolved.origin ?? reportedInode(layer: resolved.layer, inode: resolved.stat.inode)
             let (id, node) = s.table.reference(parent: parent, name: name, resolved: resolved, reportedInode: reported)
-            return Entry(inode: id, attributes: attributes(resolved.stat, reportedInode: node.reportedInode))
+            return Entry(inode: id, attributes: attributes(resolved.stat, reportedInode: node.reportedInode,
+                                                           merged: !resolved.lowerDirectories.isEmpty))
         }
     }
 
@@ -128,7 +131,7 @@ public final class OverlayFileSystem: FileSystem {
 
     public func getAttributes(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID?) throws(Errno) -> Attributes {
         let (node, stat) = try hostStat(inode)
-        return attributes(stat, reportedInode: node.reportedInode)
+        return attributes(stat, reportedInode: node.reportedInode, merged: !node.lowerDirectories.isEmpty)
     }
 
     public func readLink(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> [UInt8] {

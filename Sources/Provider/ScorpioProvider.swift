@@ -4,6 +4,7 @@
 import ArgumentParser
 import Dicfuse
 import Logging
+import ScorpioSys
 
 @main
 struct ScorpioProvider: ParsableCommand {
@@ -93,6 +94,7 @@ struct ScorpioProvider: ParsableCommand {
 
     func run() throws {
         try checkArguments()
+        TerminationSignals.ignoreBrokenPipe()
         let cacheDirectory = cacheOptions.directory
         let repository = repo.map {
             RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!,

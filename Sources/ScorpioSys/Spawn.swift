@@ -66,4 +66,6 @@ public enum TerminationSignals {
     public static func block() { _ = scorpio_block_termination_signals() }
     /// Waits for SIGTERM, SIGINT, SIGHUP or SIGUSR1; returns its number.
     public static func wait() -> Int32 { scorpio_wait_signal() }
+    /// SIGPIPE ignored process-wide (writes to a vanished peer fail with EPIPE instead).
+    public static func ignoreBrokenPipe() { scorpio_ignore_broken_pipe() }
 }

@@ -195,3 +195,15 @@ struct NodeReuseTests {
         #expect(try fs.lookupName("new").inode == created.inode)
     }
 }
+
+struct MergedDirectoryTests {
+    @Test func mergedDirectoriesReportOneLinkAndPlainOnesTheirOwn() throws {
+        let fixture = try OverlayFixture(upper: ["both": .directory, "both/up": .directory],
+                                         lowers: [["both": .directory, "both/a": .directory, "both/b": .directory, "only": .directory, "only/x": .directory]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        #expect(try fs.lookupName("both").attributes.linkCount == 1, "merged: upper's count would hide the lower subdirectories")
+        #expect(try fs.getAttributes(rootContext, inode: .root, handle: nil).linkCount == 1)
+        #expect(try fs.lookupName("only").attributes.linkCount == 3, "a directory of one layer keeps its count")
+    }
+}

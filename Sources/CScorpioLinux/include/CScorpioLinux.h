@@ -76,6 +76,9 @@ int scorpio_spawn(const char *file, char *const argv[], char *const envp[], cons
 /// pipe2(2) with O_CLOEXEC.
 int scorpio_pipe_cloexec(int fds[2]);
 
+/// Ignores SIGPIPE for the process: a git server or socket peer that goes away must give
+/// EPIPE on write, not kill the daemon. Spawned children get the default back.
+void scorpio_ignore_broken_pipe(void);
 /// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (threads created later
 /// inherit the mask), so that one thread can take them with `scorpio_wait_signal`.
 int scorpio_block_termination_signals(void);

@@ -1,27 +1,41 @@
 // Byte streams to a git server: the stdio of a `git upload-pack` process (local paths,
-// file:// and ssh), or a TCP socket (git://). Each protocol-v2 command uses a connection of
-// its own, so a failed command never leaves a half-read stream behind.
+// file:// and ssh), or a TCP socket (git://). Protocol v2 lets one such stateful connection
+// carry many commands, so GitRemote keeps idle ones for the next command; a command that
+// fails closes its connection, so a half-read stream is never reused.
 import Glibc
 import ScorpioSys
 import SystemPackage
 
 /// A connection to a server's upload-pack.
-final class GitConnection: ByteSource {
+// @unchecked: one thread uses a connection at a time; GitRemote's pool hands each one out
+// exclusively (taken out of the pool under its lock) and takes it back only when the command
+// that used it has finished.
+final class GitConnection: ByteSource, @unchecked Sendable {
     private let input: FileDescriptor
     private var output: FileDescriptor?
     private let sameDescriptor: Bool
     private let child: ChildProcess?
     private var buffer: [UInt8] = []
     private var bufferStart = 0
-    private let deadline: Double
+    private var deadline: Double
+    private let timeout: Double
 
     init(input: FileDescriptor, output: FileDescriptor, child: ChildProcess?, timeout: Double) {
         self.input = input
         self.output = output
         self.sameDescriptor = input == output
         self.child = child
+        self.timeout = timeout
         self.deadline = monotonicSeconds() + timeout
     }
+
+    /// Restarts the timeout for the next command on this connection.
+    func startCommand() {
+        deadline = monotonicSeconds() + timeout
+    }
+
+    /// True while nothing unread is buffered (a command's response was consumed exactly).
+    var atMessageBoundary: Bool { bufferStart == buffer.count }
 
     deinit { close() }
 

@@ -37,51 +37,83 @@ public final class GitRemote: Sendable {
     /// What has been fetched so far.
     public var counters: FetchCounters { counterState.withLock { $0 } }
 
-    /// Sends one command and returns where its response is read from: a fresh connection that
-    /// first carries the advertisement (stream transports), or a POST's body (smart HTTP).
-    private func send(command: String, arguments: [String]) throws(RemoteError) -> (any ByteSource, PacketReader) {
-        var stream: GitConnection? = nil
-        let advertised: [String]
+    /// Idle stream connections with their advertisement already read, ready for a command:
+    /// spawning upload-pack costs 10-20 ms and an ssh login far more, per command otherwise.
+    private let pool = Mutex<[GitConnection]>([])
+    static let pooledConnections = 4
+
+    /// Sends one command and hands its response to `parse`. Stream transports reuse an idle
+    /// connection when there is one (a stale one, closed by the server meanwhile, is replaced
+    /// by a fresh connection once); smart HTTP posts the command and parses the body.
+    func perform<T>(command: String, arguments: [String],
+                    _ parse: (inout PacketReader) throws(RemoteError) -> T) throws(RemoteError) -> T {
         if case .http(let address) = url {
-            advertised = try capabilities()
-            _ = address
-        } else {
-            let connection = try url.connect(timeout: timeout)
-            var reader = PacketReader(connection: connection)
-            do {
-                advertised = try reader.lines()
-            } catch {
-                connection.close()
-                throw error
-            }
-            advertisedState.withLock { $0 = advertised }
-            stream = connection
+            let advertised = try capabilities()
+            try checkAdvertisement(advertised, offers: command)
+            let body = try SmartHTTP.command(HTTPLocation(address), body: request(command, arguments, advertised), timeout: timeout)
+            var reader = PacketReader(connection: MemorySource(body))
+            return try parse(&reader)
         }
+        if let reused = pool.withLock({ $0.popLast() }) {
+            do {
+                return try run(command, arguments, on: reused, parse)
+            } catch .transport(let why) {
+                logger.debug("an idle git connection was gone; opening a new one: \(why)")
+            }
+        }
+        let connection = try url.connect(timeout: timeout)
+        var reader = PacketReader(connection: connection)
+        let advertised: [String]
+        do {
+            advertised = try reader.lines()
+        } catch {
+            connection.close()
+            throw error
+        }
+        advertisedState.withLock { $0 = advertised }
         do {
             try checkAdvertisement(advertised, offers: command)
         } catch {
-            stream?.close()
+            connection.close()
             throw error
         }
+        return try run(command, arguments, on: connection, parse)
+    }
+
+    /// One command on a stream connection; the connection goes back to the pool only when the
+    /// response was read to its exact end.
+    private func run<T>(_ command: String, _ arguments: [String], on connection: GitConnection,
+                        _ parse: (inout PacketReader) throws(RemoteError) -> T) throws(RemoteError) -> T {
+        connection.startCommand()
+        do {
+            try connection.write(request(command, arguments, advertisedState.withLock { $0 } ?? []))
+            var reader = PacketReader(connection: connection)
+            let result = try parse(&reader)
+            let keep = connection.atMessageBoundary && pool.withLock { idle in
+                guard idle.count < Self.pooledConnections else { return false }
+                idle.append(connection)
+                return true
+            }
+            if !keep { connection.close() }
+            return result
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    /// A command request in pkt-lines.
+    private func request(_ command: String, _ arguments: [String], _ advertised: [String]) -> [UInt8] {
         var request = PktLine.line("command=\(command)") + PktLine.line("agent=scorpio-provider/1")
         if advertised.contains(where: { $0.hasPrefix("object-format") }) { request += PktLine.line("object-format=sha1") }
         request += PktLine.delimiter
         for argument in arguments { request += PktLine.line(argument) }
         request += PktLine.flush
-        if let stream {
-            do {
-                try stream.write(request)
-            } catch {
-                stream.close()
-                throw error
-            }
-            stream.finishWriting()
-            return (stream, PacketReader(connection: stream))
-        }
-        guard case .http(let address) = url else { throw .protocolViolation("no transport") }
-        let body = try SmartHTTP.command(HTTPLocation(address), body: request, timeout: timeout)
-        let source = MemorySource(body)
-        return (source, PacketReader(connection: source))
+        return request
+    }
+
+    deinit {
+        for connection in pool.withLock({ $0 }) { connection.close() }
     }
 
     /// Refuses servers without protocol v2 or without the command.
@@ -121,11 +153,11 @@ public final class GitRemote: Sendable {
 
     /// ls-refs with symrefs and peeled tags.
     public func listRefs() throws(RemoteError) -> [RemoteRef] {
-        let (connection, reader) = try send(command: "ls-refs", arguments: ["symrefs", "peel", "ref-prefix HEAD", "ref-prefix refs/heads/", "ref-prefix refs/tags/"])
-        defer { connection.close() }
-        var r = reader
+        let lines = try perform(command: "ls-refs", arguments: ["symrefs", "peel", "ref-prefix HEAD", "ref-prefix refs/heads/", "ref-prefix refs/tags/"]) {
+            (reader) throws(RemoteError) in try reader.lines()
+        }
         var refs: [RemoteRef] = []
-        for line in try r.lines() {
+        for line in lines {
             let parts = line.split(separator: " ")
             guard parts.count >= 2, let id = ObjectID(hex: parts[0]) else {
                 if line.hasPrefix("unborn") { continue }
@@ -206,11 +238,11 @@ public final class GitRemote: Sendable {
     /// Blob sizes without content, when the server advertises object-info; nil otherwise.
     public func objectSizes(_ ids: [ObjectID]) throws(RemoteError) -> [ObjectID: UInt64]? {
         guard try capabilities().contains(where: { $0 == "object-info" || $0.hasPrefix("object-info=") }) else { return nil }
-        let (connection, reader) = try send(command: "object-info", arguments: ["size"] + ids.map { "oid \($0.hex)" })
-        defer { connection.close() }
-        var r = reader
+        let lines = try perform(command: "object-info", arguments: ["size"] + ids.map { "oid \($0.hex)" }) {
+            (reader) throws(RemoteError) in try reader.lines()
+        }
         var sizes: [ObjectID: UInt64] = [:]
-        for line in try r.lines() where line != "size" {
+        for line in lines where line != "size" {
             let parts = line.split(separator: " ")
             guard parts.count == 2, let id = ObjectID(hex: parts[0]), let size = UInt64(parts[1]) else { continue }
             sizes[id] = size
@@ -220,34 +252,34 @@ public final class GitRemote: Sendable {
 
     /// Sends a fetch and returns the verified objects of its pack.
     private func fetchPack(arguments: [String], wanted: [ObjectID], progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
-        let (connection, reader) = try send(command: "fetch", arguments: arguments)
-        defer { connection.close() }
-        var r = reader
-        var pack: [UInt8] = []
-        var inPackfile = false
-        loop: while true {
-            switch try r.next() {
-            case .flush, .responseEnd:
-                break loop
-            case .delimiter:
-                continue
-            case .data(let payload):
-                if !inPackfile {
-                    if payload == Array("packfile\n".utf8) || payload == Array("packfile".utf8) { inPackfile = true }
+        let pack = try perform(command: "fetch", arguments: arguments) { (r) throws(RemoteError) -> [UInt8]? in
+            var pack: [UInt8] = []
+            var inPackfile = false
+            loop: while true {
+                switch try r.next() {
+                case .flush, .responseEnd:
+                    break loop
+                case .delimiter:
                     continue
-                }
-                guard let band = payload.first else { continue }
-                switch band {
-                case 1:
-                    pack.append(contentsOf: payload.dropFirst())
-                    progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
-                case 2: logger.debug("remote: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)")
-                case 3: throw .server(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)
-                default: throw .protocolViolation("unknown sideband \(band)")
+                case .data(let payload):
+                    if !inPackfile {
+                        if payload == Array("packfile\n".utf8) || payload == Array("packfile".utf8) { inPackfile = true }
+                        continue
+                    }
+                    guard let band = payload.first else { continue }
+                    switch band {
+                    case 1:
+                        pack.append(contentsOf: payload.dropFirst())
+                        progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
+                    case 2: logger.debug("remote: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)")
+                    case 3: throw .server(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)
+                    default: throw .protocolViolation("unknown sideband \(band)")
+                    }
                 }
             }
+            return inPackfile ? pack : nil
         }
-        guard inPackfile else { throw .protocolViolation("the fetch response has no packfile section") }
+        guard let pack else { throw .protocolViolation("the fetch response has no packfile section") }
         counterState.withLock { $0.bytes += pack.count }
         let objects: [GitObject]
         do {

@@ -37,7 +37,7 @@ git -C "$R" config transfer.advertiseObjectInfo true
 COMMIT=$(git -C "$R" rev-parse HEAD)
 SYMLINKS=$(git -C "$R" ls-tree -r HEAD | grep -c '^120000')
 PORT=$((20000 + RANDOM % 20000))
-git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >"$WORK/gitd.log" 2>&1 &
+git daemon --verbose --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >"$WORK/gitd.log" 2>&1 &
 GITD=$!
 PIDS+=("$GITD")
 for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -122,6 +122,12 @@ for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT
     mount_scorpio "$M" "$WORK/d.log" --repo "$URL" --cache "$CACHE" --upper "$WORK/up-$RANDOM" --prefetch none || exit 1
     find "$M" -printf '%s %m %p\n' > /dev/null
     expect_eq "$URL: a stat walk fetches no blob contents (sizes from object-info)" "0" "$(blobs_fetched "$WORK/d.log")"
+    if [[ $URL == git://* ]]; then
+        # One object-info per directory, plus ls-refs and the tree fetch, over reused connections.
+        connections=$(grep -c "Connection from" "$WORK/gitd.log")
+        directories=$(find "$M" -type d | wc -l)
+        check "$URL: connections are reused ($connections connections for $directories directories)" test "$connections" -le 3
+    fi
     ls -lR "$M" > /dev/null
     # ls -l prints symlink targets, and a symlink's target is its blob: those two are fetched.
     expect_eq "$URL: ls -lR fetches only the symlink targets" "$SYMLINKS" "$(blobs_fetched "$WORK/d.log")"
