@@ -107,25 +107,43 @@ extension DicfuseLayer {
     /// the batch is in flight waits for that batch instead of fetching the directory again.
     func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
         if store.cachedBlobSize(id) != nil { return }
-        let siblings = siblingsToPrefetch(of: id, in: parent)
-        let (waiter, claimed) = inflight.withLock { table -> (FetchWaiter?, [ObjectID]) in
-            if let existing = table[id] { return (existing, []) }
-            // Fetched and stored while we were not holding the lock: nothing to do.
-            if store.cachedBlobSize(id) != nil { return (nil, []) }
-            let created = FetchWaiter()
-            var claimed = [id]
-            table[id] = created
-            for sibling in siblings where table[sibling] == nil {
-                table[sibling] = created
-                claimed.append(sibling)
-            }
-            return (created, claimed)
-        }
-        guard let waiter else { return }
-        guard !claimed.isEmpty else {
-            if let error = waiter.wait() { throw error }
+        switch claim(id, along: siblingsToPrefetch(of: id, in: parent)) {
+        case .cached:
             return
+        case .wait(let waiter):
+            if let error = waiter.wait() { throw error }
+        case .fetch(let waiter, let claimed):
+            try fetchClaimed(claimed, waiter: waiter, path: path)
         }
+    }
+
+    enum Claim {
+        case cached
+        case wait(FetchWaiter)
+        case fetch(FetchWaiter, [ObjectID])
+    }
+
+    /// Registers `id` (if nobody fetches it yet) and those of `others` nobody fetches yet as
+    /// one batch in flight.
+    func claim(_ id: ObjectID?, along others: [ObjectID]) -> Claim {
+        inflight.withLock { table -> Claim in
+            if let id {
+                if let existing = table[id] { return .wait(existing) }
+                // Fetched and stored while we were not holding the lock: nothing to do.
+                if store.cachedBlobSize(id) != nil { return .cached }
+            }
+            let created = FetchWaiter()
+            var claimed: [ObjectID] = []
+            for candidate in (id.map { [$0] } ?? []) + others where table[candidate] == nil {
+                table[candidate] = created
+                claimed.append(candidate)
+            }
+            return claimed.isEmpty ? .cached : .fetch(created, claimed)
+        }
+    }
+
+    /// Fetches a claimed batch and releases its waiters.
+    func fetchClaimed(_ claimed: [ObjectID], waiter: FetchWaiter, path: [UInt8]) throws(Errno) {
         var failure: Errno? = nil
         do { try fetch(claimed, path: path) } catch { failure = error }
         inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
@@ -161,7 +179,7 @@ extension DicfuseLayer {
         return result
     }
 
-    private func fetch(_ ids: [ObjectID], path: [UInt8]) throws(Errno) {
+    func fetch(_ ids: [ObjectID], path: [UInt8]) throws(Errno) {
         guard let remote else {
             logger.error("file not cached and no remote configured", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(ids[0].hex)"])
             throw .ioError

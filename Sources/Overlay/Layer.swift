@@ -23,6 +23,17 @@ public protocol ReadableLayer: Sendable {
     func extendedAttribute(_ path: [UInt8], name: [UInt8]) throws(Errno) -> [UInt8]?
     /// statvfs of the layer's filesystem.
     func statistics() throws(Errno) -> FileSystemStatistics
+    /// Fetches everything under `path` in bulk, for layers that load lazily; returns how many
+    /// objects it fetched. `cancelled` is polled between batches.
+    func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int
+    /// What the layer has fetched so far (objects, bytes), for progress displays.
+    var fetchedTotals: (objects: Int, bytes: Int) { get }
+}
+
+extension ReadableLayer {
+    /// Host directories are all there already.
+    public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int { 0 }
+    public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
 }
 
 /// A host directory used as a layer. It holds one descriptor, for its root.

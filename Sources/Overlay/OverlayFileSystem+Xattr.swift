@@ -8,6 +8,7 @@ import SystemPackage
 extension OverlayFileSystem {
     public func getExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8],
                                      into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        if let control = ControlAttribute(name) { return try controlRead(control, inode: inode, into: buffer) }
         if OverlayFormat.isPrivateAttribute(name) { throw .noData }
         let (node, path) = try locate(inode)
         if node.layer == 0 {
@@ -36,6 +37,7 @@ extension OverlayFileSystem {
 
     public func setExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8],
                                      value: UnsafeRawBufferPointer, flags: UInt32) throws(Errno) {
+        if let control = ControlAttribute(name) { return try controlWrite(control) }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
         let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
         try ExtendedAttributes.set(path: upper.root.procPath(path), name: name, value: value, flags: Int32(bitPattern: flags))

@@ -32,6 +32,8 @@ public final class OverlayFileSystem: FileSystem {
     let logger: Logger
     let state: Mutex<OverlayState>
     let namespace = Mutex<Void>(())
+    /// Bumped by a cancel control request; bulk prefetches stop when it changes.
+    let cancelGeneration = Atomic<Int>(0)
     let runningAsRoot = effectiveUserID == 0
 
     /// Builds the overlay. The root node merges the upper root with every lower root.

@@ -1,8 +1,9 @@
-// `scorpio-provider prefetch MNT [PATH...]`: warms subtrees of a mounted workspace by opening
-// and reading the first byte of every file through the mount, with bounded concurrency and a
-// progress line. Each open makes Dicfuse fetch the blob (and, with --prefetch siblings, the
-// directory's other small files in the same request), so whole directories arrive in batches.
-// Ctrl-C stops it between files; everything fetched so far stays in the cache.
+// `scorpio-provider prefetch MNT [PATH...]`: warms subtrees of a mounted workspace. It asks the
+// daemon through a control xattr (user.scorpio.prefetch, see Overlay/ControlAttributes.swift)
+// to fetch everything below each path in large batches, and shows the daemon's progress; Ctrl-C
+// sends the cancel request. Against a daemon without that request it falls back to opening
+// and reading the first byte of every file, with bounded concurrency. Everything fetched stays
+// in the cache.
 import ArgumentParser
 import Dicfuse
 import Foundation
@@ -30,6 +31,14 @@ struct PrefetchCommand: ParsableCommand {
             throw ExitCode(ExitStatus.invalidSetup)
         }
         let roots = paths.isEmpty ? [mountPoint] : paths.map { $0.hasPrefix("/") ? $0 : mountPoint + "/" + $0 }
+        switch BulkPrefetch(mountPoint: mountPoint, roots: roots).run() {
+        case .done: return
+        case .failed(let message):
+            printError(message)
+            throw ExitCode(ExitStatus.runtimeFailure)
+        case .stopped: throw ExitCode(130)
+        case .unsupported: break  // an older daemon: read the files one by one
+        }
         var files: [String] = []
         for root in roots {
             guard let walker = FileManager.default.enumerator(atPath: root) else {

@@ -74,6 +74,15 @@ final class GitConnection: ByteSource, @unchecked Sendable {
         }
     }
 
+    /// On a reused TCP connection the server's last small write of a response (the final
+    /// flush packet) waits, under Nagle's algorithm, for our ACK of its previous one, and
+    /// delayed ACKs would hold that for 40 ms per response. Quick-ACK mode is not sticky in
+    /// Linux, so it is set again after every read. (The request side sets TCP_NODELAY.)
+    private func acknowledgeAtOnce() {
+        var one: Int32 = 1
+        _ = setsockopt(input.rawValue, Int32(IPPROTO_TCP), TCP_QUICKACK_OPTION, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Reads until the peer closes (HTTP with Connection: close); the caller checks what arrived.
     func readToEnd() throws(RemoteError) -> [UInt8] {
         while true {
@@ -117,8 +126,13 @@ final class GitConnection: ByteSource, @unchecked Sendable {
         }
         if count == 0 { throw .transport("the server closed the connection") }
         buffer.append(contentsOf: chunk[0..<count])
+        if sameDescriptor { acknowledgeAtOnce() }
     }
 }
+
+/// TCP_QUICKACK and TCP_NODELAY from <netinet/tcp.h>, which Glibc's module does not export.
+let TCP_QUICKACK_OPTION: Int32 = 12
+let TCP_NODELAY_OPTION: Int32 = 1
 
 public func monotonicSeconds() -> Double {
     var ts = timespec()

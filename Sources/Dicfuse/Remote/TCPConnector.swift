@@ -39,6 +39,8 @@ enum TCPConnector {
             }
             if connected {
                 _ = fcntl(fd, F_SETFL, flags)
+                var one: Int32 = 1  // requests are written whole; never hold them back
+                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY_OPTION, &one, socklen_t(MemoryLayout<Int32>.size))
                 return FileDescriptor(rawValue: fd)
             }
             close(fd)

@@ -246,7 +246,12 @@ CACHE=$WORK/cache-prefetch
 mount_scorpio "$M" "$WORK/pf.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-pf" --prefetch none || exit 1
 check "prefetch of a subtree succeeds" "$BIN" prefetch "$M" dir
 DIR_BLOBS=$(git -C "$R" ls-tree -r HEAD dir | awk '{print $3}' | sort -u | wc -l)
-check "prefetch fetched every blob of the subtree" test "$(find "$CACHE/blobs" -type f | wc -l)" -ge "$DIR_BLOBS"
+expect_eq "prefetch fetched exactly the blobs of the subtree" "$DIR_BLOBS" "$(find "$CACHE/blobs" -type f | wc -l)"
+expect_eq "prefetch fetched them in one batch request" "1" "$(grep -c 'fetched blobs' "$WORK/pf.log")"
+check "prefetch of the whole mount (no paths) succeeds" "$BIN" prefetch "$M"
+ALL_BLOBS=$(git -C "$R" ls-tree -r HEAD | awk '$2 == "blob" {print $3}' | sort -u | wc -l)
+expect_eq "the whole commit's blobs are cached" "$ALL_BLOBS" "$(find "$CACHE/blobs" -type f | wc -l)"
+check "a second prefetch has nothing left to fetch" sh -c "'$BIN' prefetch '$M' 2>&1 | grep -q 'prefetch: 0 objects'"
 check "cache stats counts the blobs" sh -c "'$BIN' cache stats --cache '$CACHE' | grep -q '^blobs: [1-9]'"
 exec 7< "$M/dir/nested/big.bin"
 check "cache gc --max-size 0 evicts blobs" sh -c "'$BIN' cache gc --cache '$CACHE' --max-size 0 | grep -q 'evicted [1-9]'"

@@ -1,0 +1,133 @@
+// Bulk prefetch of a subtree (`scorpio-provider prefetch`): every uncached blob below a path,
+// fetched in large batches on a few connections at once, instead of one request per directory
+// as reads would make them. Blobs in flight are claimed like single misses, so a read that
+// wants one of them waits for its batch.
+import Overlay
+import ScorpioSys
+import Synchronization
+import SystemPackage
+
+extension DicfuseLayer {
+    /// Blobs per request, and the known bytes per request (packs are parsed in memory).
+    static var bulkBatchLimit: Int { 1000 }
+    static var bulkBatchBytes: UInt64 { 64 << 20 }
+    /// Requests in flight at once.
+    static var bulkParallelism: Int { 3 }
+
+    public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int {
+        let run = BulkRun(batches: try uncachedBatches(below: path))
+        guard !run.batches.isEmpty else { return 0 }
+        var threads: [KernelThread] = []
+        for _ in 1..<min(Self.bulkParallelism, run.batches.count) {
+            if let thread = try? KernelThread.start({ [self] in while fetchNextBatch(run, path: path) {} }) { threads.append(thread) }
+        }
+        // This thread takes part too, and polls for cancellation between its batches.
+        while !run.stopped {
+            if cancelled() {
+                run.stop()
+                logger.info("prefetch cancelled", metadata: ["path": "\(String(decoding: path, as: UTF8.self))"])
+                break
+            }
+            if !fetchNextBatch(run, path: path) { break }
+        }
+        for thread in threads { thread.join() }
+        if let error = run.failure { throw error }
+        return run.fetched
+    }
+
+    /// Fetches the next batch nobody took yet; false when there is none or the run stopped.
+    private func fetchNextBatch(_ run: BulkRun, path: [UInt8]) -> Bool {
+        guard !run.stopped, let batch = run.take() else { return false }
+        guard case .fetch(let waiter, let claimed) = claim(nil, along: batch) else { return true }
+        do {
+            try fetchClaimed(claimed, waiter: waiter, path: path)
+            run.add(claimed.count)
+        } catch {
+            run.fail(error)
+        }
+        return true
+    }
+
+    public var fetchedTotals: (objects: Int, bytes: Int) {
+        guard let counters = remote?.counters else { return (0, 0) }
+        return (counters.blobs, counters.bytes)
+    }
+
+    /// The uncached blobs below `path`, grouped into batches by count and known size; a blob
+    /// bigger than a batch's byte budget goes alone.
+    private func uncachedBatches(below path: [UInt8]) throws(Errno) -> [[ObjectID]] {
+        let (entry, parent, index) = try locate(path)
+        var pending: [(ObjectID, UInt64)] = []
+        var seen = Set<ObjectID>()
+        var trees: [ObjectID] = []
+        if let entry {
+            switch entry.kind {
+            case .directory: trees.append(entry.id)
+            case .gitlink: return []
+            default:
+                if store.cachedBlobSize(entry.id) == nil {
+                    pending.append((entry.id, store.sizes(of: parent).flatMap { index < $0.count ? $0[index] : nil } ?? 0))
+                }
+            }
+        } else {
+            trees.append(rootTree)
+        }
+        while let tree = trees.popLast() {
+            let entries = try self.tree(tree)
+            let sizes = store.sizes(of: tree)
+            for (position, child) in entries.enumerated() {
+                switch child.kind {
+                case .directory: trees.append(child.id)
+                case .gitlink: continue
+                default:
+                    guard store.cachedBlobSize(child.id) == nil, seen.insert(child.id).inserted else { continue }
+                    let size = sizes.flatMap { $0.count == entries.count ? $0[position] : nil } ?? 0
+                    pending.append((child.id, size == UInt64.max ? 0 : size))
+                }
+            }
+        }
+        var batches: [[ObjectID]] = []
+        var current: [ObjectID] = []
+        var bytes: UInt64 = 0
+        for (id, size) in pending {
+            if !current.isEmpty && (current.count >= Self.bulkBatchLimit || bytes + size > Self.bulkBatchBytes) {
+                batches.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(id)
+            bytes += size
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+}
+
+/// The shared state of one bulk prefetch: which batch is next, what was fetched, the first
+/// failure (which stops the others).
+final class BulkRun: Sendable {
+    let batches: [[ObjectID]]
+    private let next = Atomic<Int>(0)
+    private let count = Atomic<Int>(0)
+    private let halted = Atomic<Bool>(false)
+    private let firstFailure = Mutex<Errno?>(nil)
+
+    init(batches: [[ObjectID]]) { self.batches = batches }
+
+    func take() -> [ObjectID]? {
+        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return index < batches.count ? batches[index] : nil
+    }
+
+    func add(_ fetched: Int) { count.wrappingAdd(fetched, ordering: .relaxed) }
+    var fetched: Int { count.load(ordering: .relaxed) }
+
+    func fail(_ error: Errno) {
+        firstFailure.withLock { $0 = $0 ?? error }
+        stop()
+    }
+
+    var failure: Errno? { firstFailure.withLock { $0 } }
+    func stop() { halted.store(true, ordering: .relaxed) }
+    var stopped: Bool { halted.load(ordering: .relaxed) }
+}
