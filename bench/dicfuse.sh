@@ -46,20 +46,16 @@
 # bench/out/dicfuse-raw.csv; scorpio logs in bench/out/dicfuse-<step>.log, the git daemon's in
 # bench/out/dicfuse-gitdaemon.log; problems seen in bench/out/dicfuse-issues.txt.
 set -euo pipefail
-
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$SCRIPT_DIR")
-OUT_DIR=$SCRIPT_DIR/out
+# SCRIPT_DIR, REPO_DIR, OUT_DIR, log, die, issue, the cleanup trap and the other shared helpers.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 while (($#)); do
     case $1 in
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) print_help "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "dicfuse.sh: unknown argument: $1" >&2; exit 64 ;;
     esac
 done
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (mounts, drop_caches, unshare --net)"
 
@@ -117,102 +113,42 @@ GITD_LOG=$OUT_DIR/dicfuse-gitdaemon.log
 REPORT=$OUT_DIR/dicfuse.md
 
 # ----------------------------------------------------------------- cleanup ---
-declare -a MOUNTS=()          # every mount point this run mounted (or tried to)
-declare -A OUR_PIDS=()        # scorpio daemon pid -> its mount point
+# lib.sh's EXIT trap unmounts MOUNTS, stops the scorpio daemons in OUR_PIDS, removes $RUN;
+# the hooks below add what only this script starts.
 GITD_PID=''
 CHILD=''                      # the timeout(1) process of the command running now
+CLEANUP_DAEMON='scorpio daemon'
 
-is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-
-# A pid is ours only while its command line still names our mount point.
-pid_is_ours() {
-    local pid=$1 m=$2
-    [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$m"
-}
-
-cleanup() {
-    local rc=$? m pid i
-    [[ $BASHPID == "$$" ]] || return 0    # only the main shell cleans up
-    set +e
-    trap - EXIT INT TERM
-    # timeout(1) passes the signal on to the process group of the command it runs.
+# timeout(1) passes the signal on to the process group of the command it runs.
+cleanup_first() {
     if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then kill -TERM "$CHILD"; wait "$CHILD" 2>/dev/null; fi
-    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-        m=${MOUNTS[i]}
-        if is_mounted "$m"; then
-            log "cleanup: unmounting $m"
-            "${SC_BIN:-false}" unmount "$m" >/dev/null 2>&1 || umount -l "$m"
-            is_mounted "$m" && umount -l "$m"
-        fi
-    done
-    for pid in "${!OUR_PIDS[@]}"; do
-        for i in {1..50}; do pid_is_ours "$pid" "${OUR_PIDS[$pid]}" || break; sleep 0.1; done
-        if pid_is_ours "$pid" "${OUR_PIDS[$pid]}"; then
-            log "cleanup: scorpio daemon $pid still running after unmount; SIGTERM"
-            kill -TERM "$pid"
-            sleep 1
-            pid_is_ours "$pid" "${OUR_PIDS[$pid]}" && kill -KILL "$pid"
-        fi
-    done
+}
+# scorpio-provider's own unmount first, the kernel's lazy one if that fails or leaves it mounted.
+cleanup_unmount() {
+    log "cleanup: unmounting $1"
+    "${SC_BIN:-false}" unmount "$1" >/dev/null 2>&1 || umount -l "$1"
+    is_mounted "$1" && umount -l "$1"
+}
+# The git daemon stops last: a scorpio daemon may fetch from it until it has exited.
+cleanup_last() {
     if [[ -n $GITD_PID ]] && kill -0 "$GITD_PID" 2>/dev/null; then
         kill -TERM "$GITD_PID"
         wait "$GITD_PID" 2>/dev/null
     fi
-    if [[ -d $RUN ]]; then
-        if grep -qF " $RUN/" /proc/mounts; then
-            log "cleanup: mounts still present under $RUN; not deleting it"
-        else
-            rm -rf --one-file-system "$RUN"
-        fi
-    fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cleanup_trap
 
-# Remove run directories of earlier, killed runs (the lock says none is running; only when
-# nothing is mounted below them).
-for d in "$DBENCH_DIR"/run.*; do
-    [[ -d $d ]] || continue
-    grep -qF " $d/" /proc/mounts && continue
-    rm -rf --one-file-system "$d"
-done
+# Run directories of earlier, killed runs (the lock says none is running).
+remove_stale_runs "$DBENCH_DIR"
 mkdir -p "$RUN" "$SERVED"
 : >"$ISSUES_FILE"
 for f in "$OUT_DIR"/dicfuse-*.log; do [[ -e $f ]] && : >"$f"; done
 echo "step,rep,seconds,loopback_bytes" >"$RAW"
 CUR=setup
-issue() { printf '%s\n' "$*" >>"$ISSUES_FILE"; log "ISSUE: $*"; }
 
 # ------------------------------------------------------------- the binary ---
-SC_BIN='' SC_SRC=''
-for _ in {1..90}; do    # a concurrent build may briefly remove or rewrite the binary
-    src=
-    if [[ -n ${SCORPIO_BIN:-} ]]; then
-        [[ -x $SCORPIO_BIN ]] && src=$SCORPIO_BIN
-    elif [[ -x $REPO_DIR/.build/release/scorpio-provider ]]; then
-        src=$REPO_DIR/.build/release/scorpio-provider
-    elif [[ -x $REPO_DIR/.build/debug/scorpio-provider ]]; then
-        src=$REPO_DIR/.build/debug/scorpio-provider
-    fi
-    if [[ -n $src ]]; then
-        mkdir -p "$RUN/bin"
-        s1=$(stat -c %s.%Y "$src" 2>/dev/null || true); sleep 1
-        s2=$(stat -c %s.%Y "$src" 2>/dev/null || true)
-        if [[ -n $s1 && $s1 == "$s2" ]] && cp "$src" "$RUN/bin/scorpio-provider" 2>/dev/null \
-            && "$RUN/bin/scorpio-provider" --help >/dev/null 2>&1; then
-            SC_BIN=$RUN/bin/scorpio-provider SC_SRC=$src
-            break
-        fi
-    fi
-    log "waiting for the scorpio-provider binary (${SCORPIO_BIN:-$REPO_DIR/.build/*/scorpio-provider})"
-    sleep 2
-done
-[[ -n $SC_BIN ]] || die "no usable scorpio-provider binary"
-SC_SHA=$(sha256sum "$SC_BIN" | cut -c1-16)
-log "scorpio-provider: $SC_SRC (sha256 $SC_SHA..., copied to $SC_BIN)"
+SC_BIN='' SC_SRC=''    # empty until copied: cleanup_unmount falls back to umount -l
+copy_scorpio_bin      # sets SC_BIN, SC_SRC, SC_SHA
 
 # ------------------------------------------------------ the repository ---
 declare -a SRC_DIRS=()
@@ -301,21 +237,13 @@ git ls-remote "$URL" >/dev/null 2>&1 || die "git daemon does not answer on $URL 
 log "git daemon $GITD_PID serves $URL"
 
 # ------------------------------------------------------------------ helpers ---
-secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.3f", e - s }'; }
 now() { echo "${EPOCHREALTIME/,/.}"; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # Bytes through lo (each packet counted once: on lo, received == sent).
 lo_bytes() { sed -n 's/^ *lo: *//p' /proc/net/dev | awk '{ print $1 }'; }
 gitd_requests() { grep -c 'Request upload-pack' "$GITD_LOG" || true; }
 # Server side warm, as a busy server's would be: its pack and git's own binaries in the page cache.
 warm_server() { cat "$REPO"/objects/pack/* >/dev/null; git ls-remote "$URL" >/dev/null 2>&1 || true; }
 
-median() {
-    local v
-    (($#)) || { echo FAIL; return; }
-    for v in "$@"; do [[ $v == FAIL ]] && { echo FAIL; return; }; done
-    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%.3f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 add() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "FAIL" || b == "FAIL") print "FAIL"; else printf "%.3f", a + b }'; }
 
 declare -A RES=() BYT=() REQ=() NOTE=()
@@ -398,7 +326,7 @@ sc_mount() {
 }
 
 sc_unmount() {
-    local m=$SC_MNT pid=$SC_PID rc=0 i
+    local m=$SC_MNT pid=$SC_PID rc=0
     [[ -n $m ]] || return 0
     if [[ -n $pid ]] && ! pid_is_ours "$pid" "$m"; then issue "$CUR: daemon $pid had exited before unmount"; fi
     if is_mounted "$m"; then
@@ -408,12 +336,9 @@ sc_unmount() {
             umount -l "$m" || true
         fi
     fi
-    if [[ -n $pid ]]; then
-        for i in {1..150}; do pid_is_ours "$pid" "$m" || break; sleep 0.1; done
-        if pid_is_ours "$pid" "$m"; then
-            issue "$CUR: daemon $pid still running 15 s after unmount; SIGTERM"
-            kill -TERM "$pid" || true
-        fi
+    if [[ -n $pid ]] && ! daemon_gone "$pid" "$m" 150; then
+        issue "$CUR: daemon $pid still running 15 s after unmount; SIGTERM"
+        kill -TERM "$pid" || true
     fi
     SC_MNT='' SC_PID=''
 }
@@ -483,9 +408,7 @@ for ((i = 0; i < 2000; i++)); do : >"$RUN/create-probe/f$i"; done
 CREATE_MS=$(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.3f", (e - s) * 1000 / 2000 }')
 rm -rf --one-file-system "$RUN/create-probe"
 log "creating an empty file in $DBENCH_DIR takes $CREATE_MS ms"
-DMESG_START=$(dmesg 2>/dev/null | wc -l || echo 0)
-START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-T0=$(date +%s)
+note_run_start    # DMESG_START, START_LOAD, T0
 FULL=$RUN/clone-full
 
 # 1. git clone, full.
@@ -661,27 +584,25 @@ done
 CUR=
 
 # Errors and warnings from scorpio's logs; kernel messages.
-SC_LOG_ISSUES=$(cat "$OUT_DIR"/dicfuse-*.log 2>/dev/null | grep -E '^[^ ]+ (warning|error|critical) ' | cut -d' ' -f2- \
-    | sed -E 's/[0-9a-f]{40}/<id>/g' | sort | uniq -c | sort -rn | head -n 20 || true)
-DMESG_NEW=$(dmesg 2>/dev/null | tail -n +$((DMESG_START + 1)) | grep -iE 'fuse|scorpio|segfault|blocked for more|oom' | grep -v drop_caches | head -n 20 || true)
+SC_LOG_ISSUES=$(log_warnings 's/[0-9a-f]{40}/<id>/g' "$OUT_DIR"/dicfuse-*.log)
+DMESG_NEW=$(new_kernel_messages 'fuse|scorpio|segfault|blocked for more|oom')
 
 # ------------------------------------------------------------------ report ---
 # speedup A B: B / A as "N.NNx" (how many times faster A is than B).
 speedup() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "FAIL" || b == "FAIL" || a + 0 == 0) print "–"; else printf "%.2fx", b / a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "FAIL" || b == "FAIL" || b + 0 == 0) print "–"; else printf "%.2f", a / b }'; }
-sec() { local v=${RES[$1]:-}; [[ -z $v ]] && echo "–" || { [[ $v == FAIL ]] && echo FAIL || echo "$v s"; }; }
+sec() { fmt_secs "${RES[$1]:-}"; }
 mib() { local v=${1:-}; [[ -z $v || $v == FAIL ]] && echo "–" || awk -v b="$v" 'BEGIN { if (b < 1048576) printf "%.1f KiB", b / 1024; else printf "%.1f MiB", b / 1048576 }'; }
 byt() { mib "${BYT[$1]:-}"; }
 # met COND-AWK-EXPR: "met" / "**missed**" / "–" (when a value is missing)
 met() { awk "BEGIN { if ($1) print \"met\"; else print \"**missed**\" }" 2>/dev/null || echo "–"; }
-tv() { if [[ -z $1 ]]; then echo "–"; elif [[ $1 == FAIL ]]; then echo FAIL; else echo "$1 s"; fi; }
 have() { local v; for v in "$@"; do [[ -z $v || $v == FAIL || $v == – ]] && return 1; done; return 0; }
 
 CF=${RES[clone-full]}
 {
     echo "# Dicfuse benchmark: scorpio-provider --repo vs git clone"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) cores, load at start $START_LOAD, at end $(cut -d' ' -f1-3 /proc/loadavg); $(git --version)"
+    echo "- $(run_conditions); $(git --version)"
     echo "- scorpio-provider: \`$SC_SRC\` (sha256 $SC_SHA…), extra args: \`${SC_EXTRA[*]:-(none)}\`, log level $SC_LOG_LEVEL"
     echo "- repository: \`$REPO\`, commit ${COMMIT:0:12}: $R_FILES files ($R_BIG of 1 MiB or more) + $R_LINKS symlinks in $R_DIRS directories, $(mib "$R_BLOBBYTES") of content (work tree $(mib "$WT_BYTES") on disk); repository on disk $(mib "$R_DU"), pack $(mib "$R_PACK"); taken from ${SRC_DIRS[*]} (DBENCH_FILES=$NFILES)"
     echo "- served by \`git daemon\` on 127.0.0.1:$PORT (protocol v2; allowFilter, allowAnySHA1InWant, advertiseObjectInfo), server's pack in the page cache before each network step; $( ((PRIVATE_NET)) && echo 'private network namespace: loopback bytes are this run'"'"'s git traffic only (both directions, with TCP/IP headers)' || echo 'host network namespace: loopback bytes include other traffic')"
@@ -742,28 +663,28 @@ CF=${RES[clone-full]}
     echo "|---|---|---|"
     a=${RES[sc-cold-ls]}
     if have "$a" "$CF"; then r=$(speedup "$a" "$CF"); m=$(met "$CF / $a >= 10"); else r=–; m=–; fi
-    echo "| first \`ls\` at least 10x faster than a full clone | $(tv "$a") vs $(tv "$CF"): $r | $m |"
+    echo "| first \`ls\` at least 10x faster than a full clone | $(fmt_secs "$a") vs $(fmt_secs "$CF"): $r | $m |"
     if ((LAZY)); then
         a=${RES[sc-lazy-ls]:-}
         if have "$a" "$CF"; then r=$(speedup "$a" "$CF"); m=$(met "$CF / $a >= 10"); else r=–; m=–; fi
-        echo "| (same, \`--trees lazy\`) | $(tv "$a") vs $(tv "$CF"): $r | $m |"
+        echo "| (same, \`--trees lazy\`) | $(fmt_secs "$a") vs $(fmt_secs "$CF"): $r | $m |"
     fi
     for mode in warm drop; do
         a=${RES[sc-remount-$mode]}
         if have "$a"; then m=$(met "$a < 1"); else m=–; fi
-        echo "| warm remount + first \`ls\` under 1 s ($([[ $mode == warm ]] && echo 'page cache hot' || echo 'after drop_caches')) | $(tv "$a") | $m |"
+        echo "| warm remount + first \`ls\` under 1 s ($([[ $mode == warm ]] && echo 'page cache hot' || echo 'after drop_caches')) | $(fmt_secs "$a") | $m |"
     done
     for variant in $READS; do
         a=${RES[sc-read-$variant.total]:-}
         if have "$a" "$CF"; then m=$(met "$a <= $CF"); else m=–; fi
-        echo "| reading every file cold ($variant) no slower than a full clone | $(tv "$a") vs $(tv "$CF") | $m |"
+        echo "| reading every file cold ($variant) no slower than a full clone | $(fmt_secs "$a") vs $(fmt_secs "$CF") | $m |"
     done
     a=${RES[sc-warm]:-}
     if have "$a" "${RES[native-warm]}"; then r=$(ratio "$a" "${RES[native-warm]}"); m=$(met "$r <= $NATIVE_TOL"); r+=x; else r=–; m=–; fi
-    echo "| warm reads at native speed (≤ ${NATIVE_TOL}x native, page cache hot) | $(tv "$a") vs $(tv "${RES[native-warm]}"): $r | $m |"
+    echo "| warm reads at native speed (≤ ${NATIVE_TOL}x native, page cache hot) | $(fmt_secs "$a") vs $(fmt_secs "${RES[native-warm]}"): $r | $m |"
     a=${RES[sc-warm-drop]:-}
     if have "$a" "${RES[native-drop]}"; then r=$(ratio "$a" "${RES[native-drop]}"); m=$(met "$r <= $NATIVE_TOL"); r+=x; else r=–; m=–; fi
-    echo "| (same, page cache dropped) | $(tv "$a") vs $(tv "${RES[native-drop]}"): $r | $m |"
+    echo "| (same, page cache dropped) | $(fmt_secs "$a") vs $(fmt_secs "${RES[native-drop]}"): $r | $m |"
     echo
     if [[ -s $ISSUES_FILE ]]; then
         echo "Issues seen during the run (bench/out/dicfuse-issues.txt):"
@@ -772,22 +693,8 @@ CF=${RES[clone-full]}
     else
         echo "Issues seen during the run: none$( ((VERIFY)) && echo '; the mount matched the full clone (contents, symlink targets, sizes, modes)')"
     fi
-    if [[ -n $SC_LOG_ISSUES ]]; then
-        echo
-        echo "scorpio-provider log warnings/errors (count, message; logs: bench/out/dicfuse-*.log):"
-        echo
-        echo '```'
-        echo "$SC_LOG_ISSUES"
-        echo '```'
-    fi
-    if [[ -n $DMESG_NEW ]]; then
-        echo
-        echo "Kernel messages during the run:"
-        echo
-        echo '```'
-        echo "$DMESG_NEW"
-        echo '```'
-    fi
+    md_block "scorpio-provider log warnings/errors (count, message; logs: bench/out/dicfuse-*.log):" "$SC_LOG_ISSUES"
+    md_block "Kernel messages during the run:" "$DMESG_NEW"
     echo
     echo "Total run time: $(( $(date +%s) - T0 )) s (without building the repository)"
 } | tee "$REPORT"

@@ -26,23 +26,19 @@
 # Output: a markdown table on stdout and in bench/out/results.md; raw timings in
 # bench/out/raw.csv; stderr of workloads in bench/out/stderr.log.
 set -euo pipefail
-
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$SCRIPT_DIR")
-OUT_DIR=$SCRIPT_DIR/out
+# SCRIPT_DIR, REPO_DIR, OUT_DIR, log, die, issue, the cleanup trap and the other shared helpers.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 QUICK=0
 while (($#)); do
     case $1 in
         --quick) QUICK=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) print_help "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "run.sh: unknown argument: $1" >&2; exit 64 ;;
     esac
     shift
 done
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (mounts, drop_caches)"
 
@@ -77,60 +73,12 @@ ERR_LOG=$OUT_DIR/stderr.log
 RAW=$OUT_DIR/raw.csv
 
 # ----------------------------------------------------------------- cleanup ---
-declare -a MOUNTS=()          # every mount point this run mounted
-declare -A OUR_PIDS=()        # daemon pid -> mount point (daemons this run started)
+# lib.sh's EXIT trap unmounts MOUNTS (umount -l), stops the daemons in OUR_PIDS, removes $RUN.
 declare -A DPID=()            # fs -> pid of its current daemon
+install_cleanup_trap
 
-is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-
-# A pid is ours only while its command line still names our mount point.
-pid_is_ours() {
-    local pid=$1 m=$2
-    [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$m"
-}
-
-cleanup() {
-    local rc=$? m pid i
-    [[ $BASHPID == "$$" ]] || return 0    # only the main shell cleans up
-    set +e
-    trap - EXIT INT TERM
-    for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
-        m=${MOUNTS[i]}
-        if is_mounted "$m"; then
-            log "cleanup: umount -l $m"
-            umount -l "$m"
-        fi
-    done
-    for pid in "${!OUR_PIDS[@]}"; do
-        for i in {1..50}; do pid_is_ours "$pid" "${OUR_PIDS[$pid]}" || break; sleep 0.1; done
-        if pid_is_ours "$pid" "${OUR_PIDS[$pid]}"; then
-            log "cleanup: daemon $pid still running after unmount; SIGTERM"
-            kill -TERM "$pid"
-            sleep 1
-            pid_is_ours "$pid" "${OUR_PIDS[$pid]}" && kill -KILL "$pid"
-        fi
-    done
-    if [[ -d $RUN ]]; then
-        if grep -qF " $RUN/" /proc/mounts; then
-            log "cleanup: mounts still present under $RUN; not deleting it"
-        else
-            rm -rf --one-file-system "$RUN"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Remove run directories left by earlier, killed runs (only when nothing is
-# mounted below them).
-for d in "$BENCH_DIR"/run.*; do
-    [[ -d $d ]] || continue
-    grep -qF " $d/" /proc/mounts && continue
-    rm -rf --one-file-system "$d"
-done
+# Run directories left by earlier, killed runs.
+remove_stale_runs "$BENCH_DIR"
 mkdir -p "$RUN"
 
 # ------------------------------------------------------------------- tools ---
@@ -149,33 +97,7 @@ fi
 # ------------------------------------------------------------- the binary ---
 SC_BIN=
 if [[ " $FS_LIST " == *" scorpio "* ]]; then
-    src=
-    for _ in {1..90}; do    # a concurrent build may briefly remove the binary
-        if [[ -n ${SCORPIO_BIN:-} ]]; then
-            [[ -x $SCORPIO_BIN ]] && src=$SCORPIO_BIN
-        elif [[ -x $REPO_DIR/.build/release/scorpio-provider ]]; then
-            src=$REPO_DIR/.build/release/scorpio-provider
-        elif [[ -x $REPO_DIR/.build/debug/scorpio-provider ]]; then
-            src=$REPO_DIR/.build/debug/scorpio-provider
-        fi
-        if [[ -n $src ]]; then
-            mkdir -p "$RUN/bin"
-            s1=$(stat -c %s.%Y "$src" 2>/dev/null || true); sleep 1
-            s2=$(stat -c %s.%Y "$src" 2>/dev/null || true)
-            if [[ -n $s1 && $s1 == "$s2" ]] && cp "$src" "$RUN/bin/scorpio-provider" 2>/dev/null \
-                && "$RUN/bin/scorpio-provider" --help >/dev/null 2>&1; then
-                SC_BIN=$RUN/bin/scorpio-provider
-                break
-            fi
-            src=
-        fi
-        log "waiting for the scorpio-provider binary (${SCORPIO_BIN:-$REPO_DIR/.build/*/scorpio-provider})"
-        sleep 2
-    done
-    [[ -n $SC_BIN ]] || die "no usable scorpio-provider binary"
-    SC_SRC=$src
-    SC_SHA=$(sha256sum "$SC_BIN" | cut -c1-16)
-    log "scorpio-provider: $SC_SRC (sha256 $SC_SHA..., copied to $SC_BIN)"
+    copy_scorpio_bin    # sets SC_BIN, SC_SRC, SC_SHA
 fi
 
 # ------------------------------------------------------ data generation ---
@@ -302,8 +224,6 @@ LOWER_BYTES=$(du -sb "$LOWER" | cut -f1)
 # ---------------------------------------------------------------- mounting ---
 mnt_of() { echo "$RUN/$1/mnt"; }
 
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-
 find_daemon() {    # fs mnt -> pid of the daemon serving mnt
     local fs=$1 m=$2 pat
     case $fs in
@@ -361,7 +281,7 @@ mount_fs() {
 }
 
 unmount_fs() {
-    local fs=$1 m pid i rc=0
+    local fs=$1 m pid rc=0
     m=$(mnt_of "$fs")
     pid=${DPID[$fs]:-}
     if [[ -n $pid ]] && ! pid_is_ours "$pid" "$m"; then
@@ -378,12 +298,9 @@ unmount_fs() {
             umount -l "$m" || true
         fi
     fi
-    if [[ -n $pid ]]; then
-        for i in {1..150}; do pid_is_ours "$pid" "$m" || break; sleep 0.1; done
-        if pid_is_ours "$pid" "$m"; then
-            issue "$fs: daemon $pid still running 15 s after unmount; killing it"
-            kill -TERM "$pid" || true
-        fi
+    if [[ -n $pid ]] && ! daemon_gone "$pid" "$m" 150; then
+        issue "$fs: daemon $pid still running 15 s after unmount; killing it"
+        kill -TERM "$pid" || true
     fi
     DPID[$fs]=
 }
@@ -426,11 +343,9 @@ remount_fresh() {   # fs: unmount, empty upper (and workdir), mount again
 
 # ----------------------------------------------------------------- results ---
 declare -A RES=()          # "wl|fs" -> seconds or FAIL
-ISSUES_FILE=$OUT_DIR/issues.txt    # a file, so subshells ($(...)) can add to it
+ISSUES_FILE=$OUT_DIR/issues.txt    # issue() appends; a file, so subshells ($(...)) can add to it
 declare -a DSTATS=()       # daemon stats lines
 CUR_FS=; CUR_WL=
-
-issue() { printf '%s\n' "$*" >>"$ISSUES_FILE"; log "ISSUE: $*"; }
 
 WL_ORDER=(stat_cold stat_warm lslr tar_cold tar_warm seq rand untar make)
 declare -A WL_LABEL=(
@@ -444,14 +359,6 @@ declare -A WL_LABEL=(
     [untar]="untar $UNTAR_N small files + sync"
     [make]="\`make -j2\`, $NCFILES .c files"
 )
-
-secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.3f", e - s }'; }
-
-median() {
-    local v
-    for v in "$@"; do [[ $v == FAIL ]] && { echo FAIL; return; }; done
-    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "FAIL"; else printf "%.3f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 
 # timed CMD...: runs CMD with a timeout, prints elapsed seconds or FAIL.
 timed() {
@@ -680,9 +587,7 @@ bench_fs() {
 : >"$ERR_LOG"
 echo "fs,workload,seconds" >"$RAW"
 : >"$SC_LOG"
-DMESG_START=$(dmesg 2>/dev/null | wc -l || echo 0)
-START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-T0=$(date +%s)
+note_run_start    # DMESG_START, START_LOAD, T0
 
 if ((VERIFY)); then
     (cd "$LOWER" && find . -mindepth 1 -printf '%P|%y|%s|%m|%l\n' | LC_ALL=C sort) >"$RUN/list.ref"
@@ -696,20 +601,20 @@ CUR_FS=; CUR_WL=
 # Errors and warnings from scorpio's own log.
 SC_LOG_ISSUES=
 if [[ -s $SC_LOG ]]; then
-    SC_LOG_ISSUES=$(grep -E '^[^ ]+ (warning|error|critical) ' "$SC_LOG" | cut -d' ' -f2- | sort | uniq -c | sort -rn | head -n 20 || true)
+    SC_LOG_ISSUES=$(log_warnings '' "$SC_LOG")
 fi
-DMESG_NEW=$(dmesg 2>/dev/null | tail -n +$((DMESG_START + 1)) | grep -iE 'fuse|overlay|scorpio|segfault|blocked for more|oom' | grep -v drop_caches | head -n 20 || true)
+DMESG_NEW=$(new_kernel_messages 'fuse|overlay|scorpio|segfault|blocked for more|oom')
 
 # ------------------------------------------------------------------ report ---
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "FAIL" || b == "FAIL" || b + 0 == 0) print "–"; else printf "%.2fx", a / b }'
 }
-cell() { local v=${RES["$1|$2"]:-}; [[ -z $v ]] && echo "–" || { [[ $v == FAIL ]] && echo FAIL || echo "$v s"; }; }
+cell() { fmt_secs "${RES["$1|$2"]:-}"; }
 
 {
     echo "# scorpio-provider benchmark"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(nproc) cores, load at start $START_LOAD, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- $(run_conditions)"
     echo "- lower: \`$LOWER\`: $NFILES files + $(( (NFILES + 99) / 100 )) symlinks, $((LOWER_BYTES / 1048576)) MiB in all (incl. ${BIG_MB} MiB big.bin)$( ((QUICK)) && echo ', --quick')"
     [[ -n $SC_BIN ]] && echo "- scorpio-provider: \`$SC_SRC\` (sha256 $SC_SHA…), args: \`${SC_EXTRA[*]:-(defaults: passthrough on)}\`"
     echo "- fuse-overlayfs $(fuse-overlayfs --version 2>&1 | awk '/^fuse-overlayfs/ { print $NF }'); warm rows: median of $REPS after one warm-up; cold rows: 1 run after drop_caches and a remount; untar/make: median of $REPS, each into a fresh dir/upper"
@@ -736,22 +641,8 @@ cell() { local v=${RES["$1|$2"]:-}; [[ -z $v ]] && echo "–" || { [[ $v == FAIL
     else
         echo "Issues seen during the run: none"
     fi
-    if [[ -n $SC_LOG_ISSUES ]]; then
-        echo
-        echo "scorpio-provider log warnings/errors (count, message; full log: bench/out/scorpio.log):"
-        echo
-        echo '```'
-        echo "$SC_LOG_ISSUES"
-        echo '```'
-    fi
-    if [[ -n $DMESG_NEW ]]; then
-        echo
-        echo "Kernel messages during the run:"
-        echo
-        echo '```'
-        echo "$DMESG_NEW"
-        echo '```'
-    fi
+    md_block "scorpio-provider log warnings/errors (count, message; full log: bench/out/scorpio.log):" "$SC_LOG_ISSUES"
+    md_block "Kernel messages during the run:" "$DMESG_NEW"
     echo
     echo "Total run time: $(( $(date +%s) - T0 )) s"
 } | tee "$OUT_DIR/results.md"

@@ -27,18 +27,16 @@
 # Output: a markdown table with the guest-side seconds and the ratio scorpio/virtiofsd on stdout
 # and in bench/out/virtiofs.md; consoles and backend logs in bench/out/virtiofs-*.log.
 set -euo pipefail
+# SCRIPT_DIR, REPO_DIR, OUT_DIR, log, die, the cleanup trap and the other shared helpers.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$SCRIPT_DIR")
-OUT_DIR=$SCRIPT_DIR/out
 case ${1:-} in
-    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) print_help "${BASH_SOURCE[0]}"; exit 0 ;;
     "") ;;
     *) echo "virtiofs.sh: unknown argument: $1" >&2; exit 64 ;;
 esac
 
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
 [[ $EUID -eq 0 ]] || die "must run as root (QEMU memfd sharing, virtiofsd)"
 
 VBENCH_DIR=${VBENCH_DIR:-/var/tmp/scorpio-vbench}
@@ -65,17 +63,9 @@ stop_backend() {
     wait "$BACKEND_PID" 2>/dev/null || true
     BACKEND_PID=
 }
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    stop_backend
-    rm -rf --one-file-system "$RUN"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# lib.sh's EXIT trap (nothing is mounted on the host here) calls this before removing $RUN.
+cleanup_last() { stop_backend; }
+install_cleanup_trap
 mkdir -p "$RUN"
 
 # ---------------------------------------------------------------- backends ---

@@ -136,10 +136,20 @@ public final class DicfuseLayer: ReadableLayer {
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
-        try ensureBlob(entry.id, in: parent, path: path)
-        let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
-        // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move it.
-        try? fd.setTimesOfDescriptor(access: .now, modification: .omit)
+        let blobPath = Array(store.blobPath(entry.id).utf8)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: blobPath, flags: O_RDONLY_VALUE)
+        } catch .noSuchFileOrDirectory {
+            try ensureBlob(entry.id, in: parent, path: path)
+            fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: blobPath, flags: O_RDONLY_VALUE)
+        }
+        // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move
+        // it. An hour's precision is plenty for eviction, and skips a metadata write (a journal
+        // entry) on nearly every open of a warm tree.
+        if let stat = try? fd.stat(), Int64(time(nil)) - stat.accessTime.seconds > 3600 {
+            try? fd.setTimesOfDescriptor(access: .now, modification: .omit)
+        }
         return fd
     }
 
