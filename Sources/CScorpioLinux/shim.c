@@ -119,6 +119,7 @@ ssize_t scorpio_llistxattr(const char *p, char *l, size_t s) { return llistxattr
 int scorpio_lremovexattr(const char *p, const char *n) { return lremovexattr(p, n); }
 ssize_t scorpio_fgetxattr(int fd, const char *n, void *v, size_t s) { return fgetxattr(fd, n, v, s); }
 int scorpio_fsetxattr(int fd, const char *n, const void *v, size_t s, int f) { return fsetxattr(fd, n, v, s, f); }
+int scorpio_fremovexattr(int fd, const char *n) { return fremovexattr(fd, n); }
 ssize_t scorpio_flistxattr(int fd, char *l, size_t s) { return flistxattr(fd, l, s); }
 
 int scorpio_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }

@@ -54,8 +54,10 @@ extension Dispatcher {
             try fs.rename(ctx, parent: node, name: name, newParent: newParent, newName: newName, flags: flags)
         case .link(let oldNode, let newName):
             w.entry(try fs.link(ctx, inode: oldNode, newParent: node, newName: newName), timeouts: timeouts)
-        case .open(let flags):
-            w.openOut(try fs.open(ctx, inode: node, flags: flags))
+        case .open(let flags, let killSetIDBits):
+            let opened = try fs.open(ctx, inode: node, flags: flags)
+            if killSetIDBits && flags & 0o1000 != 0  /* O_TRUNC */ { try fs.dropSetIDBits(ctx, inode: node, handle: opened.handle) }
+            w.openOut(opened)
         case .create(let name, let flags, let mode, _):
             let (entry, opened) = try fs.create(ctx, parent: node, name: name, mode: mode, flags: flags)
             w.entry(entry, timeouts: timeouts)
@@ -64,7 +66,8 @@ extension Dispatcher {
             let tail = w.tail
             let target = UnsafeMutableRawBufferPointer(rebasing: tail[0..<min(Int(size), tail.count)])
             w.advance(try fs.read(ctx, inode: node, handle: handle, offset: offset, into: target))
-        case .write(let handle, let offset, let data, _, _):
+        case .write(let handle, let offset, let data, let writeFlags, _):
+            if writeFlags & WriteFlags.killSetIDBits != 0 { try fs.dropSetIDBits(ctx, inode: node, handle: handle) }
             let written = try fs.write(ctx, inode: node, handle: handle, offset: offset, data: data)
             w.writeOut(size: UInt32(written))
         case .statfs:

@@ -36,15 +36,18 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
     let logger: Logger
     /// Registers passthrough backing files; nil when the transport cannot (virtiofs).
     let registrar: (any BackingFileRegistrar)?
+    let notifier: (any KernelNotifier)?
     let negotiatedState = Mutex<Negotiated?>(nil)
     /// Set once INIT was answered; read on every request without taking the lock.
     let initialized = Atomic<Bool>(false)
     let passthroughActive = Atomic<Bool>(false)
 
-    public init(fileSystem: FS, configuration: InitConfiguration, registrar: (any BackingFileRegistrar)?, logger: Logger) {
+    public init(fileSystem: FS, configuration: InitConfiguration, registrar: (any BackingFileRegistrar)?,
+                notifier: (any KernelNotifier)? = nil, logger: Logger) {
         self.fileSystem = fileSystem
         self.configuration = configuration
         self.registrar = registrar
+        self.notifier = notifier
         self.logger = logger
     }
 
@@ -91,7 +94,8 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
             return .proceed
         }
         let ctx = RequestContext(uid: header.uid, gid: header.gid, pid: header.pid,
-                                 passthrough: passthroughActive.load(ordering: .relaxed) ? registrar : nil)
+                                 passthrough: passthroughActive.load(ordering: .relaxed) ? registrar : nil,
+                                 notifier: notifier)
         do {
             if let scattered, let replied = try performScattered(request, scattered, ctx: ctx, writer: &writer, sink: sink), replied {
                 return .proceed
@@ -122,7 +126,8 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
             let count = try fileSystem.read(ctx, inode: node, handle: handle, offset: offset, into: destination)
             sink.send(writer.finish(externalBytes: count), followedBy: count)
             return true
-        case (.write(let handle, let offset, _, _, _), .writeSource(let source)):
+        case (.write(let handle, let offset, _, let writeFlags, _), .writeSource(let source)):
+            if writeFlags & WriteFlags.killSetIDBits != 0 { try fileSystem.dropSetIDBits(ctx, inode: node, handle: handle) }
             let written = try fileSystem.write(ctx, inode: node, handle: handle, offset: offset, from: source)
             writer.writeOut(size: UInt32(written))
             sink.send(writer.finish())
@@ -169,6 +174,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         logger.debug("fuse session initialized", metadata: [
             "protocol": "7.\(result.minor)", "kernel": "7.\(minor)", "passthrough": "\(result.passthrough)",
             "writeback_cache": "\(result.flags.contains(.writebackCache))",
+            "flags": "0x\(String(result.flags.rawValue, radix: 16))", "offered": "0x\(String(flags, radix: 16))",
         ])
         sink.send(writer.finish())
     }
@@ -183,4 +189,10 @@ extension FUSERequest {
         default: return true
         }
     }
+}
+
+/// Bits of fuse_write_in.write_flags.
+enum WriteFlags {
+    /// FUSE_WRITE_KILL_SUIDGID: the writer lacks CAP_FSETID (HANDLE_KILLPRIV_V2).
+    static let killSetIDBits: UInt32 = 1 << 2
 }

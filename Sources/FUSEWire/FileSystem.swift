@@ -72,6 +72,12 @@ public protocol BackingFileRegistrar: Sendable {
     func close(_ id: BackingID)
 }
 
+/// Unsolicited messages to the kernel (FUSE_NOTIFY_*).
+public protocol KernelNotifier: Sendable {
+    /// FUSE_NOTIFY_INVAL_INODE for attributes only: the next stat asks us again.
+    func invalidateAttributes(_ inode: InodeNumber)
+}
+
 /// A filesystem served over FUSE. All calls may arrive concurrently from several threads.
 public protocol FileSystem: Sendable {
     /// FUSE_LOOKUP: one lookup reference on success.
@@ -110,6 +116,9 @@ public protocol FileSystem: Sendable {
     func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, into destination: IOVectors) throws(Errno) -> Int
     /// FUSE_WRITE from a transport's scattered buffers (default: one `write` per buffer).
     func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, from source: IOVectors) throws(Errno) -> Int
+    /// Clears setuid, setgid (if group-executable) and file capabilities of an open file, as a
+    /// write, truncating open or truncate by an unprivileged caller does (HANDLE_KILLPRIV_V2).
+    func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno)
     /// FUSE_RELEASE: the handle is not used again.
     func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID)
     /// FUSE_OPENDIR.
@@ -143,6 +152,7 @@ public protocol FileSystem: Sendable {
 
 extension FileSystem {
     public func flush(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
+    public func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
     public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {}
     public func synchronizeDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {}
     public func access(_ ctx: RequestContext, inode: InodeNumber, mask: UInt32) throws(Errno) { throw .noFunction }

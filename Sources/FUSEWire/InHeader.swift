@@ -38,8 +38,12 @@ public struct RequestContext: Sendable {
     /// Set when FUSE passthrough was negotiated and is enabled: the filesystem may register
     /// backing files with it and reply FOPEN_PASSTHROUGH.
     public var passthrough: (any BackingFileRegistrar)?
+    /// Tells the kernel about changes it did not make itself; nil where the transport cannot
+    /// (virtiofs has no notification queue in Linux guests).
+    public var notifier: (any KernelNotifier)?
 
-    public init(uid: UInt32, gid: UInt32, pid: UInt32, passthrough: (any BackingFileRegistrar)? = nil) {
-        self.uid = uid; self.gid = gid; self.pid = pid; self.passthrough = passthrough
+    public init(uid: UInt32, gid: UInt32, pid: UInt32, passthrough: (any BackingFileRegistrar)? = nil,
+                notifier: (any KernelNotifier)? = nil) {
+        self.uid = uid; self.gid = gid; self.pid = pid; self.passthrough = passthrough; self.notifier = notifier
     }
 }

@@ -17,6 +17,10 @@ public struct InitFlags: OptionSet, Sendable {
     public static let parallelDirops = InitFlags(rawValue: 1 << 18)
     public static let maxPages = InitFlags(rawValue: 1 << 22)
     public static let cacheSymlinks = InitFlags(rawValue: 1 << 23)
+    /// FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid bits and file capabilities on write,
+    /// truncate and chown (flagged per request), so the kernel does not ask for
+    /// security.capability with a GETXATTR before every write.
+    public static let handleKillPrivV2 = InitFlags(rawValue: 1 << 28)
     public static let initExt = InitFlags(rawValue: 1 << 30)
     public static let passthrough = InitFlags(rawValue: 1 << 37)
 }
@@ -60,7 +64,7 @@ extension InitConfiguration {
     public func negotiate(kernelMinor: UInt32, offered: InitFlags, maxReadahead: UInt32) -> Negotiated {
         var wanted: InitFlags = [.asyncRead, .atomicOTrunc, .exportSupport, .bigWrites, .autoInvalData,
                                  .doReaddirplus, .readdirplusAuto, .asyncDIO, .parallelDirops, .maxPages,
-                                 .cacheSymlinks, .initExt]
+                                 .cacheSymlinks, .handleKillPrivV2, .initExt]
         if writebackCache { wanted.insert(.writebackCache) }
         else if passthrough { wanted.insert(.passthrough) }
         var flags = wanted.intersection(offered)

@@ -69,7 +69,8 @@ public enum RequestBody {
     case rmdir(name: [UInt8])
     case rename(name: [UInt8], newParent: InodeNumber, newName: [UInt8], flags: UInt32)
     case link(oldNode: InodeNumber, newName: [UInt8])
-    case open(flags: UInt32)
+    /// `killSetIDBits`: FUSE_OPEN_KILL_SUIDGID on an O_TRUNC open by a caller without CAP_FSETID.
+    case open(flags: UInt32, killSetIDBits: Bool)
     case create(name: [UInt8], flags: UInt32, mode: UInt32, umask: UInt32)
     case read(handle: FileHandleID, offset: UInt64, size: UInt32)
     case write(handle: FileHandleID, offset: UInt64, data: UnsafeRawBufferPointer, writeFlags: UInt32, flags: UInt32)
@@ -164,9 +165,8 @@ public enum RequestBody {
             let old: UInt64 = try r.read()
             return .link(oldNode: InodeNumber(old), newName: try r.readName())
         case .open:
-            let flags: UInt32 = try r.read()
-            try r.skip(4)  // open_flags
-            return .open(flags: flags)
+            let flags: UInt32 = try r.read(), openFlags: UInt32 = try r.read()
+            return .open(flags: flags, killSetIDBits: openFlags & 1 != 0)  // FUSE_OPEN_KILL_SUIDGID
         case .create:
             let flags: UInt32 = try r.read(), mode: UInt32 = try r.read(), umask: UInt32 = try r.read()
             try r.skip(4)  // open_flags

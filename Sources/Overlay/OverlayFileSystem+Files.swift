@@ -46,7 +46,10 @@ extension OverlayFileSystem {
         // cache, 16.6 s through passthrough. Large files and all upper files pass through.
         let stat = try? descriptor.stat()
         let smallLowerFile = index != 0 && (stat?.size ?? 0) < OverlayFileSystem.passthroughMinimumLowerSize
-        if options.passthrough, !smallLowerFile, let registrar = ctx.passthrough, stat?.fileType == .regular {
+        // A passthrough write runs with our credentials, which keep setuid/setgid bits; files
+        // that carry them are written through WRITE requests, where dropSetIDBits applies.
+        let carriesSetIDBits = (stat?.permissions ?? 0) & 0o6000 != 0
+        if options.passthrough, !smallLowerFile, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
             switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
             case .registered(let backingID):
                 backing = backingID
@@ -220,6 +223,11 @@ extension OverlayFileSystem {
                 defer { fd.closeQuietly() }
                 try fd.truncate(to: Int64(size))
             }
+        }
+        if changes.killSetIDBits && stat.fileType == .regular {
+            let fd = try upper.root.open(at: path, flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
+            defer { fd.closeQuietly() }
+            try dropSetIDBits(of: fd)
         }
         if changes.accessTime != nil || changes.modificationTime != nil {
             try upper.root.setTimes(at: path, access: timeUpdate(changes.accessTime), modification: timeUpdate(changes.modificationTime))

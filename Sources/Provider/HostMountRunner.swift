@@ -52,7 +52,8 @@ struct HostMountRunner {
         configuration.writebackCache = settings.writebackCache
         configuration.timeouts = CacheTimeouts(entrySeconds: settings.entryTimeout, attributeSeconds: settings.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
-        let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar, logger: fuseLogger)
+        let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,
+                                    notifier: DeviceNotifier(device: mount.device), logger: fuseLogger)
         let lowerList = lowerPaths.joined(separator: ":")
         let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger) {
             Daemon.notifyReady()  // first: a daemon's log lines must not reach the user's terminal

@@ -49,6 +49,13 @@ public enum ExtendedAttributes {
         }
     }
 
+    /// fremovexattr(2).
+    public static func remove(descriptor: FileDescriptor, name: [UInt8]) throws(Errno) {
+        try withCPath(name) { (n) throws(Errno) in
+            try retryingVoid { scorpio_fremovexattr(descriptor.rawValue, n) }
+        }
+    }
+
     /// llistxattr(2) into `buffer`; with an empty buffer returns the list's size.
     public static func list(path: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         try withCPath(path) { (p) throws(Errno) in

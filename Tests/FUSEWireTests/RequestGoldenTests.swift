@@ -195,7 +195,7 @@ struct RequestGoldenTests {
     @Test func openDecodesFlags() throws {
         try withDecoded(Golden.openFile) { request, _ in
             expectHeader(request.header, len: 48, opcode: 14, unique: 0x20, nodeid: 0x38)
-            guard case .open(let flags) = request.body else { Issue.record("not OPEN: \(request.body)"); return }
+            guard case .open(let flags, _) = request.body else { Issue.record("not OPEN: \(request.body)"); return }
             #expect(flags == 0x8202)
         }
     }

@@ -56,6 +56,7 @@ ssize_t scorpio_llistxattr(const char *path, char *list, size_t size);
 int scorpio_lremovexattr(const char *path, const char *name);
 ssize_t scorpio_fgetxattr(int fd, const char *name, void *value, size_t size);
 int scorpio_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+int scorpio_fremovexattr(int fd, const char *name);
 ssize_t scorpio_flistxattr(int fd, char *list, size_t size);
 
 /// eventfd(2) and memfd_create(2) for the vhost-user transport.

@@ -180,6 +180,20 @@ prog: $(OBJS)
 MK
 check "make -j2 builds a C project" sh -c "cd proj && make -s -j2 && ./prog"
 
+# Set-ID bits (HANDLE_KILLPRIV_V2 leaves this to the daemon): a write or truncate by a user
+# without CAP_FSETID clears setuid, and setgid when the group may execute; root's writes keep them.
+echo data > suid-file && chmod 6777 suid-file
+setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo more >> suid-file'
+expect_eq "an unprivileged write clears setuid and setgid" "777" "$(stat -c %a suid-file)"
+echo data > sgid-noexec && chmod 2666 sgid-noexec
+setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo more >> sgid-noexec'
+expect_eq "setgid stays when the group may not execute" "2666" "$(stat -c %a sgid-noexec)"
+echo data > suid-trunc && chmod 4777 suid-trunc
+setpriv --reuid=65534 --regid=65534 --clear-groups truncate -s 1 suid-trunc
+expect_eq "an unprivileged truncate clears setuid" "777" "$(stat -c %a suid-trunc)"
+echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
+expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
+
 cd /
 unmount_scorpio "$M" || FAILURES=$((FAILURES+1))
 check "no errors in daemon log" sh -c "! grep -E ' (error|critical) ' '$WORK/daemon.log'"

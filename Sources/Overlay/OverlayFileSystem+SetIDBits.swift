@@ -1,0 +1,38 @@
+// What the kernel's VFS does when a caller without CAP_FSETID writes, truncates or chowns a
+// file: setuid goes, setgid goes if the group may execute, and so do file capabilities. With
+// HANDLE_KILLPRIV_V2 the kernel leaves it to us (and flags the requests that need it), which
+// spares a GETXATTR of security.capability before every write. Our own writes run as root,
+// which keeps the bits, so the overlay clears them itself.
+import FUSEWire
+import ScorpioSys
+import SystemPackage
+
+extension OverlayFileSystem {
+    public func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {
+        let file = try openFile(handle)
+        guard file.layer == 0 else { return }  // read-only lower files are never written
+        // The kernel keeps the mode it cached (it refreshes only size and times after a write),
+        // so it is told when the bits went. Without a notifier (virtiofs) the old mode shows
+        // until the attribute timeout.
+        if try dropSetIDBits(of: file.descriptor) { ctx.notifier?.invalidateAttributes(inode) }
+    }
+
+    /// Returns whether the mode changed.
+    @discardableResult
+    func dropSetIDBits(of fd: FileDescriptor) throws(Errno) -> Bool {
+        let stat = try fd.stat()
+        guard stat.fileType == .regular else { return false }
+        var kept = stat.permissions & ~0o4000  // S_ISUID
+        if kept & 0o010 != 0 { kept &= ~0o2000 }  // S_ISGID, when the group may execute
+        let changed = kept != stat.permissions
+        if changed { try fd.changeMode(to: kept) }
+        do {
+            try ExtendedAttributes.remove(descriptor: fd, name: Array("security.capability".utf8))
+        } catch .noData {
+        } catch .notSupported {
+        } catch {
+            throw error
+        }
+        return changed
+    }
+}
