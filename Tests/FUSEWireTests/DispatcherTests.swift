@@ -58,10 +58,11 @@ struct DispatcherTests {
             0x07, 0x00, 0x00, 0x00,                         // major = 7
             0x28, 0x00, 0x00, 0x00,                         // minor = 40 (kernel offered 45)
             0x00, 0x00, 0x02, 0x00,                         // max_readahead = 0x20000 (the kernel's)
-            0x39, 0xf0, 0xc4, 0x40,                         // flags = ASYNC_READ|ATOMIC_O_TRUNC|EXPORT_SUPPORT|
+            0x39, 0xf0, 0xc4, 0x50,                         // flags = ASYNC_READ|ATOMIC_O_TRUNC|EXPORT_SUPPORT|
                                                             //   BIG_WRITES|AUTO_INVAL_DATA|DO_READDIRPLUS|
                                                             //   READDIRPLUS_AUTO|ASYNC_DIO|PARALLEL_DIROPS|
-                                                            //   MAX_PAGES|CACHE_SYMLINKS|INIT_EXT (0x40c4f039)
+                                                            //   MAX_PAGES|CACHE_SYMLINKS|HANDLE_KILLPRIV_V2|
+                                                            //   INIT_EXT (0x50c4f039)
             0x40, 0x00,                                     // max_background = 64
             0x30, 0x00,                                     // congestion_threshold = 48
             0x00, 0x00, 0x10, 0x00,                         // max_write = 1 MiB
@@ -77,14 +78,14 @@ struct DispatcherTests {
         ]]
         #expect(replies == expected)
         #expect(harness.dispatcher.negotiated == Negotiated(
-            minor: 40, flags: InitFlags(rawValue: 0x20_40c4_f039), maxWrite: 1 << 20, maxReadahead: 0x20000))
+            minor: 40, flags: InitFlags(rawValue: 0x20_50c4_f039), maxWrite: 1 << 20, maxReadahead: 0x20000))
     }
 
     @Test func initWithoutRegistrarOmitsPassthroughAndStackDepth() {
         let harness = DispatchHarness(registrar: nil)
         let replies = harness.send(Golden.initialize).replies
         guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
-        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x40c4_f039)
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x50c4_f039)
         #expect(readLE32(replies[0], at: Self.initOutFlags2) == 0)
         #expect(readLE32(replies[0], at: Self.initOutMaxStackDepth) == 0)
         #expect(harness.dispatcher.negotiated?.passthrough == false)
@@ -96,7 +97,7 @@ struct DispatcherTests {
         let harness = DispatchHarness(configuration: configuration)
         let replies = harness.send(Golden.initialize).replies
         guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
-        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x40c5_f039)  // + FUSE_WRITEBACK_CACHE (bit 16)
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x50c5_f039)  // + FUSE_WRITEBACK_CACHE (bit 16)
         #expect(readLE32(replies[0], at: Self.initOutFlags2) == 0)
         #expect(readLE32(replies[0], at: Self.initOutMaxStackDepth) == 0)
     }
@@ -106,7 +107,7 @@ struct DispatcherTests {
         // flags = 0x3ffffffb: the golden offer without FUSE_INIT_EXT (bit 30); flags2 still has bit 5.
         let replies = harness.send(Self.initRequest(flags: 0x3fff_fffb)).replies
         guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
-        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x00c4_f039)
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x10c4_f039)
         #expect(readLE32(replies[0], at: Self.initOutFlags2) == 0)
         #expect(readLE32(replies[0], at: Self.initOutMaxStackDepth) == 0)
     }
