@@ -22,7 +22,8 @@
 #
 # virtiofsd runs with --cache=auto --sandbox=none --inode-file-handles=prefer (without file
 # handles it keeps an fd per inode and runs out of them on large trees, see FACTS.md); scorpio
-# with the same 1 s attribute and entry timeouts as --cache=auto, and --log-level info.
+# with the same 1 s attribute and entry timeouts as --cache=auto and, like virtiofsd without
+# --xattr, no extended attributes (--no-xattr), and --log-level info.
 #
 # Output: a markdown table with the guest-side seconds and the ratio scorpio/virtiofsd on stdout
 # and in bench/out/virtiofs.md; consoles and backend logs in bench/out/virtiofs-*.log.
@@ -166,7 +167,7 @@ run_backend() {
             --inode-file-handles=prefer >"$blog" 2>&1 &
     else
         mkdir -p "$upper"
-        "$SC_BIN" --virtiofs "$SOCK" --lower "$LOWER" --upper "$upper" --attr-timeout 1 --entry-timeout 1 --log-level info >"$blog" 2>&1 &
+        "$SC_BIN" --virtiofs "$SOCK" --lower "$LOWER" --upper "$upper" --attr-timeout 1 --entry-timeout 1 --no-xattr --log-level info >"$blog" 2>&1 &
     fi
     BACKEND_PID=$!
     for _ in {1..100}; do [[ -S $SOCK ]] && break; sleep 0.1; done

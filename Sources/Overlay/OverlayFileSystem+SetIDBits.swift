@@ -26,12 +26,16 @@ extension OverlayFileSystem {
         if kept & 0o010 != 0 { kept &= ~0o2000 }  // S_ISGID, when the group may execute
         let changed = kept != stat.permissions
         if changed { try fd.changeMode(to: kept) }
-        do {
-            try ExtendedAttributes.remove(descriptor: fd, name: Array("security.capability".utf8))
-        } catch .noData {
-        } catch .notSupported {
-        } catch {
-            throw error
+        // Only a privileged process can set file capabilities, so an unprivileged daemon has
+        // none to remove (and may not remove security.* names at all).
+        if effectiveUserID == 0 {
+            do {
+                try ExtendedAttributes.remove(descriptor: fd, name: Array("security.capability".utf8))
+            } catch .noData {
+            } catch .notSupported {
+            } catch {
+                throw error
+            }
         }
         return changed
     }

@@ -9,6 +9,7 @@ extension OverlayFileSystem {
     public func getExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8],
                                      into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         if let control = ControlAttribute(name) { return try controlRead(control, inode: inode, into: buffer) }
+        guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .noData }
         let (node, path) = try locate(inode)
         if node.layer == 0 {
@@ -23,6 +24,7 @@ extension OverlayFileSystem {
 
     public func listExtendedAttributes(_ ctx: RequestContext, inode: InodeNumber,
                                        into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        guard options.extendedAttributes else { throw .noFunction }
         let (node, path) = try locate(inode)
         var list: [UInt8] = []
         for name in try layer(node.layer).extendedAttributeNames(path) where !OverlayFormat.isPrivateAttribute(name) {
@@ -38,12 +40,14 @@ extension OverlayFileSystem {
     public func setExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8],
                                      value: UnsafeRawBufferPointer, flags: UInt32) throws(Errno) {
         if let control = ControlAttribute(name) { return try controlWrite(control) }
+        guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
         let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
         try ExtendedAttributes.set(path: upper.root.procPath(path), name: name, value: value, flags: Int32(bitPattern: flags))
     }
 
     public func removeExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8]) throws(Errno) {
+        guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
         let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
         try ExtendedAttributes.remove(path: upper.root.procPath(path), name: name)

@@ -21,6 +21,10 @@ struct OverlayState {
 public struct OverlayOptions: Sendable {
     /// Use FUSE passthrough for opened regular files when the session offers it.
     public var passthrough = true
+    /// Serve extended attributes. Off, every xattr request gets ENOSYS once and the kernel
+    /// stops sending them (virtiofsd's default): no GETXATTR of security.capability before
+    /// each write and chown, at the price of no xattrs in the mount.
+    public var extendedAttributes = true
     public init() {}
 }
 

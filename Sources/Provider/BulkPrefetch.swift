@@ -35,7 +35,7 @@ struct BulkPrefetch {
                 do {
                     let answer = try BulkPrefetch.control(root, "user.scorpio.prefetch")
                     state.fetched.wrappingAdd(Int(answer.split(separator: "=").last ?? "") ?? 0, ordering: .relaxed)
-                } catch .noData {
+                } catch .noData, .notSupported {  // an older daemon, or one run with --no-xattr
                     state.outcome.withLock { $0 = $0 ?? .unsupported }
                     break
                 } catch {

@@ -42,7 +42,7 @@ struct HostMountRunner {
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.repository, logger: logger)
         var fuseLogger = logger
         fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
-        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, logger: fuseLogger)
+        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, extendedAttributes: settings.extendedAttributes, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends

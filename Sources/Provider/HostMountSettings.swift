@@ -21,6 +21,7 @@ struct HostMountSettings: Sendable {
     var threads: Int
     var passthrough: Bool
     var writebackCache: Bool
+    var extendedAttributes: Bool
     var attributeTimeout: Double
     var entryTimeout: Double
     var logLevel: Logger.Level
@@ -33,6 +34,7 @@ struct HostMountSettings: Sendable {
                     "--entry-timeout", String(entryTimeout), "--log-level", logLevel.rawValue]
         if !passthrough { args.append("--no-passthrough") }
         if writebackCache { args.append("--writeback-cache") }
+        if !extendedAttributes { args.append("--no-xattr") }
         if let logFile { args += ["--log-file", logFile] }
         if let repository {
             args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,

@@ -36,9 +36,10 @@ struct OverlayLayers {
     }
 
     /// A new overlay over these layers (each virtiofs connection gets its own inode table).
-    func fileSystem(passthrough: Bool, logger: Logger) throws -> OverlayFileSystem {
+    func fileSystem(passthrough: Bool, extendedAttributes: Bool, logger: Logger) throws -> OverlayFileSystem {
         var options = OverlayOptions()
         options.passthrough = passthrough
+        options.extendedAttributes = extendedAttributes
         return try OverlayFileSystem(upper: upper, lowers: lowers, options: options, logger: logger)
     }
 }

@@ -57,6 +57,9 @@ struct ScorpioProvider: ParsableCommand {
     @Flag(help: "Serve reads and writes through the daemon instead of FUSE passthrough.")
     var noPassthrough = false
 
+    @Flag(help: "Answer ENOSYS to extended attribute requests, so the kernel stops sending them (as virtiofsd without --xattr): no GETXATTR before each write and chown, and no xattrs in the workspace.")
+    var noXattr = false
+
     @Flag(help: "Let the kernel cache writes (turns passthrough off: the kernel allows only one of them).")
     var writebackCache = false
 
@@ -104,7 +107,7 @@ struct ScorpioProvider: ParsableCommand {
             let settings = VirtioFSSettings(
                 socketPath: virtiofs, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
                 lowers: (lower ?? "").split(separator: ":").map(String.init), repository: repository,
-                requestQueues: queues, persist: persist, attributeTimeout: attrTimeout, entryTimeout: entryTimeout,
+                requestQueues: queues, persist: persist, extendedAttributes: !noXattr, attributeTimeout: attrTimeout, entryTimeout: entryTimeout,
                 logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
             throw ExitCode(VirtioFSRunner(settings: settings).run())
         }
@@ -112,7 +115,7 @@ struct ScorpioProvider: ParsableCommand {
             mountPoint: mountPoint!, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
             lowers: (lower ?? "").split(separator: ":").map(String.init),
             repository: repository,
-            threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache,
+            threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache, extendedAttributes: !noXattr,
             attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
             logFile: logFile)
         let code = foreground ? HostMountRunner(settings: settings).runForeground() : Daemon.start(settings: settings)

@@ -16,6 +16,7 @@ struct VirtioFSSettings: Sendable {
     var repository: RepositorySettings?
     var requestQueues: Int
     var persist: Bool
+    var extendedAttributes: Bool
     var attributeTimeout: Double
     var entryTimeout: Double
     var logLevel: Logger.Level
@@ -70,7 +71,7 @@ struct VirtioFSRunner {
         var failure: Error?
         server.serve {
             do {
-                let fileSystem = try layers.fileSystem(passthrough: false, logger: logger)
+                let fileSystem = try layers.fileSystem(passthrough: false, extendedAttributes: settings.extendedAttributes, logger: logger)
                 let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: nil, logger: logger)
                 return VirtioFSServer.Session(
                     makeHandler: { FUSEChainHandler(dispatcher: dispatcher, logger: logger) },

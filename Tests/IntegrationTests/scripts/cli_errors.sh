@@ -38,4 +38,12 @@ check "nothing left mounted after SIGTERM" sh -c "! grep -q ' $M ' /proc/mounts"
 "$BIN" --mount "$M" --upper "$UP" --lower "$L" || echo "FAIL remount"
 PID=$(pgrep -f -- "--mount $M " | head -1)
 check "fusermount3 -u ends the daemon" sh -c "fusermount3 -u '$M' && for i in \$(seq 50); do kill -0 $PID 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+
+# --no-xattr: extended attributes are refused (the kernel stops asking), files work as before.
+"$BIN" --mount "$M" --upper "$UP" --lower "$L" --no-xattr || echo "FAIL mount --no-xattr"
+check "--no-xattr: setfattr is refused" sh -c "! setfattr -n user.test -v 1 '$M/f' 2>'$WORK/xattr.err' && grep -q 'not supported' '$WORK/xattr.err'"
+check "--no-xattr: getfattr is refused" sh -c "! getfattr -n user.test '$M/f' 2>/dev/null"
+check "--no-xattr: writes still work" sh -c "echo changed >> '$M/f' && grep -q changed '$M/f'"
+check "--no-xattr: the daemon restarted with it keeps it" sh -c "pgrep -af -- '--mount $M ' | grep -q -- --no-xattr"
+"$BIN" unmount "$M"
 finish
