@@ -15,9 +15,9 @@ struct HostMountRunner {
 
     /// Mounts and serves; returns the exit status.
     func runForeground() -> Int32 {
-        Daemon.redirectStderrToLogFile(settings.logFile)
+        Daemon.redirectStderrToLogFile(settings.stack.logFile)
         var logger = Logger(label: "scorpio.provider")
-        logger.logLevel = settings.logLevel
+        logger.logLevel = settings.stack.logLevel
         do {
             return try serve(logger: logger)
         } catch let failure as SetupFailure {
@@ -34,15 +34,15 @@ struct HostMountRunner {
 
     private func serve(logger: Logger) throws -> Int32 {
         let mountPoint = try SetupChecks.existingDirectory(settings.mountPoint, role: "mount point")
-        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.upper, lowers: settings.lowers)
+        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers)
         try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
         try SetupChecks.checkMountPoint(mountPoint)
         try SetupChecks.checkFUSEDevice()
 
-        let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.repository, logger: logger)
+        let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
         var fuseLogger = logger
         fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
-        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, extendedAttributes: settings.extendedAttributes, logger: fuseLogger)
+        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, extendedAttributes: settings.stack.extendedAttributes, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends
@@ -50,7 +50,7 @@ struct HostMountRunner {
         var configuration = InitConfiguration()
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache
-        configuration.timeouts = CacheTimeouts(entrySeconds: settings.entryTimeout, attributeSeconds: settings.attributeTimeout)
+        configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
         let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,
                                     notifier: DeviceNotifier(device: mount.device), logger: fuseLogger)

@@ -13,29 +13,36 @@ struct RepositorySettings: Sendable {
     var lazyTrees: Bool
 }
 
-struct HostMountSettings: Sendable {
-    var mountPoint: String
+/// What the host mount and the virtiofs backend share: the layers, the kernel's cache
+/// timeouts, xattr support, and logging.
+struct OverlayStackSettings: Sendable {
     var upper: String
     var lowers: [String]
     var repository: RepositorySettings?
+    var attributeTimeout: Double
+    var entryTimeout: Double
+    var extendedAttributes: Bool
+    var logLevel: Logger.Level
+    var logFile: String?
+}
+
+struct HostMountSettings: Sendable {
+    var mountPoint: String
+    var stack: OverlayStackSettings
     var threads: Int
     var passthrough: Bool
     var writebackCache: Bool
-    var extendedAttributes: Bool
-    var attributeTimeout: Double
-    var entryTimeout: Double
-    var logLevel: Logger.Level
-    var logFile: String?
 
     /// The same settings as command-line arguments (used to start the daemon copy).
     var arguments: [String] {
+        let upper = stack.upper, lowers = stack.lowers, repository = stack.repository
         var args = ["--mount", mountPoint, "--upper", upper, "--lower", lowers.joined(separator: ":"),
-                    "--threads", String(threads), "--attr-timeout", String(attributeTimeout),
-                    "--entry-timeout", String(entryTimeout), "--log-level", logLevel.rawValue]
+                    "--threads", String(threads), "--attr-timeout", String(stack.attributeTimeout),
+                    "--entry-timeout", String(stack.entryTimeout), "--log-level", stack.logLevel.rawValue]
         if !passthrough { args.append("--no-passthrough") }
         if writebackCache { args.append("--writeback-cache") }
-        if !extendedAttributes { args.append("--no-xattr") }
-        if let logFile { args += ["--log-file", logFile] }
+        if !stack.extendedAttributes { args.append("--no-xattr") }
+        if let logFile = stack.logFile { args += ["--log-file", logFile] }
         if let repository {
             args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,
                      "--fetch-timeout", String(repository.fetchTimeout), "--trees", repository.lazyTrees ? "lazy" : "eager"]

@@ -103,21 +103,18 @@ struct ScorpioProvider: ParsableCommand {
             RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!,
                                fetchTimeout: fetchTimeout, lazyTrees: trees == "lazy")
         }
+        let stack = OverlayStackSettings(
+            upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
+            lowers: (lower ?? "").split(separator: ":").map(String.init), repository: repository,
+            attributeTimeout: attrTimeout, entryTimeout: entryTimeout, extendedAttributes: !noXattr,
+            logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
         if let virtiofs {
-            let settings = VirtioFSSettings(
-                socketPath: virtiofs, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
-                lowers: (lower ?? "").split(separator: ":").map(String.init), repository: repository,
-                requestQueues: queues, persist: persist, extendedAttributes: !noXattr, attributeTimeout: attrTimeout, entryTimeout: entryTimeout,
-                logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
+            let settings = VirtioFSSettings(socketPath: virtiofs, stack: stack, requestQueues: queues, persist: persist)
             throw ExitCode(VirtioFSRunner(settings: settings).run())
         }
         let settings = HostMountSettings(
-            mountPoint: mountPoint!, upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
-            lowers: (lower ?? "").split(separator: ":").map(String.init),
-            repository: repository,
-            threads: threads ?? 2 * ProcessorCount.online, passthrough: !noPassthrough, writebackCache: writebackCache, extendedAttributes: !noXattr,
-            attributeTimeout: attrTimeout, entryTimeout: entryTimeout, logLevel: Logger.Level(rawValue: logLevel)!,
-            logFile: logFile)
+            mountPoint: mountPoint!, stack: stack, threads: threads ?? 2 * ProcessorCount.online,
+            passthrough: !noPassthrough, writebackCache: writebackCache)
         let code = foreground ? HostMountRunner(settings: settings).runForeground() : Daemon.start(settings: settings)
         throw ExitCode(code)
     }

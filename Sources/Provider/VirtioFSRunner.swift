@@ -11,25 +11,18 @@ import VirtioFSBridge
 
 struct VirtioFSSettings: Sendable {
     var socketPath: String
-    var upper: String
-    var lowers: [String]
-    var repository: RepositorySettings?
+    var stack: OverlayStackSettings
     var requestQueues: Int
     var persist: Bool
-    var extendedAttributes: Bool
-    var attributeTimeout: Double
-    var entryTimeout: Double
-    var logLevel: Logger.Level
-    var logFile: String?
 }
 
 struct VirtioFSRunner {
     let settings: VirtioFSSettings
 
     func run() -> Int32 {
-        Daemon.redirectStderrToLogFile(settings.logFile)
+        Daemon.redirectStderrToLogFile(settings.stack.logFile)
         var logger = Logger(label: "scorpio.virtiofs")
-        logger.logLevel = settings.logLevel
+        logger.logLevel = settings.stack.logLevel
         logger[metadataKey: "socket"] = "\(settings.socketPath)"
         do {
             return try serve(logger: logger)
@@ -44,9 +37,9 @@ struct VirtioFSRunner {
 
     private func serve(logger: Logger) throws -> Int32 {
         try SocketPathCheck.prepare(settings.socketPath)
-        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.upper, lowers: settings.lowers)
+        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers)
         try SetupChecks.checkNesting(mountPoint: nil, upper: upperPath, lowers: lowerPaths)
-        let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.repository, logger: logger)
+        let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the guest kernel already applied the caller's umask to every mode it sends
@@ -67,11 +60,11 @@ struct VirtioFSRunner {
         }
         var configuration = InitConfiguration()
         configuration.passthrough = false  // the guest's kernel cannot open our files
-        configuration.timeouts = CacheTimeouts(entrySeconds: settings.entryTimeout, attributeSeconds: settings.attributeTimeout)
+        configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         var failure: Error?
         server.serve {
             do {
-                let fileSystem = try layers.fileSystem(passthrough: false, extendedAttributes: settings.extendedAttributes, logger: logger)
+                let fileSystem = try layers.fileSystem(passthrough: false, extendedAttributes: settings.stack.extendedAttributes, logger: logger)
                 let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: nil, logger: logger)
                 return VirtioFSServer.Session(
                     makeHandler: { FUSEChainHandler(dispatcher: dispatcher, logger: logger) },
