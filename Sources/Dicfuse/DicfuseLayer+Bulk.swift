@@ -66,7 +66,7 @@ extension DicfuseLayer {
             case .gitlink: return []
             default:
                 if store.cachedBlobSize(entry.id) == nil {
-                    pending.append((entry.id, store.sizes(of: parent).flatMap { index < $0.count ? $0[index] : nil } ?? 0))
+                    pending.append((entry.id, sizes(of: parent).flatMap { index < $0.count ? $0[index] : nil } ?? 0))
                 }
             }
         } else {
@@ -74,7 +74,7 @@ extension DicfuseLayer {
         }
         while let tree = trees.popLast() {
             let entries = try self.tree(tree)
-            let sizes = store.sizes(of: tree)
+            let sizes = self.sizes(of: tree)
             for (position, child) in entries.enumerated() {
                 switch child.kind {
                 case .directory: trees.append(child.id)

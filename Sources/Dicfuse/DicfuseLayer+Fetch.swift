@@ -42,11 +42,13 @@ extension DicfuseLayer {
     func blobSize(parent: ObjectID, index: Int, path: [UInt8]) throws(Errno) -> UInt64 {
         let entries = try tree(parent)
         let id = entries[index].id
+        // A blob's size never changes, so a known one from the table is final; the table is
+        // read once per directory (a stat of the cached blob would cost a syscall per file).
+        if let sizes = sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
         if let size = store.cachedBlobSize(id) { return size }
-        if let sizes = store.sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
         try learnSizes(of: parent, entries: entries, path: path)
         if let size = store.cachedBlobSize(id) { return size }
-        if let sizes = store.sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
+        if let sizes = sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
         throw .ioError
     }
 
@@ -79,6 +81,7 @@ extension DicfuseLayer {
             return sizes[entry.id] ?? UInt64.max
         }
         try? store.storeSizes(table, of: parent)
+        forgetSizes(of: parent)
     }
 
     /// Runs `body` for `id` once however many threads ask at the same time: the first caller
@@ -168,7 +171,7 @@ extension DicfuseLayer {
 
     private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID) -> [ObjectID] {
         guard prefetch != .none, let entries = try? tree(parent) else { return [] }
-        let sizes = store.sizes(of: parent)
+        let sizes = self.sizes(of: parent)
         var result: [ObjectID] = []
         for (index, entry) in entries.enumerated() where entry.id != id && (entry.kind == .file || entry.kind == .executable || entry.kind == .symlink) {
             guard store.cachedBlobSize(entry.id) == nil else { continue }

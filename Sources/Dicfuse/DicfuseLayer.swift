@@ -29,6 +29,9 @@ public final class DicfuseLayer: ReadableLayer {
     let lazyTrees: Bool
     let logger: Logger
     private let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
+    /// Known blob sizes per tree, as stored under sizes/: read once per directory instead of
+    /// once per stat of each of its files. Bounded like the tree cache.
+    private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
 
     /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
@@ -49,6 +52,22 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     // MARK: Trees and paths
+
+    /// The stored size table of `tree`, from memory when it was read before.
+    func sizes(of tree: ObjectID) -> [UInt64]? {
+        if let known = sizeTables.withLock({ $0[tree] }) { return known }
+        guard let table = store.sizes(of: tree) else { return nil }
+        sizeTables.withLock { cache in
+            if cache.count >= Self.treeCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[tree] = table
+        }
+        return table
+    }
+
+    /// Forgets a memoized size table after it was stored anew.
+    func forgetSizes(of tree: ObjectID) {
+        _ = sizeTables.withLock { $0.removeValue(forKey: tree) }
+    }
 
     func tree(_ id: ObjectID) throws(Errno) -> [TreeEntry] {
         if let cached = trees.withLock({ $0[id] }) { return cached }
