@@ -41,8 +41,7 @@ public final class VhostUserDevice {
     public init(queueCount: Int, logger: Logger, makeHandler: @escaping @Sendable () -> any ChainHandler) {
         self.logger = logger
         self.makeHandler = makeHandler
-        self.queues = Array(repeating: QueueSlot(), count: queueCount)
-        for index in queues.indices { queues[index] = QueueSlot() }  // one InterruptLine each
+        self.queues = (0..<queueCount).map { _ in QueueSlot() }  // one InterruptLine each
     }
 
     public var replyAckNegotiated: Bool { protocolFeatures & VhostProtocolFeature.replyAck != 0 }
