@@ -15,21 +15,7 @@ struct HostMountRunner {
 
     /// Mounts and serves; returns the exit status.
     func runForeground() -> Int32 {
-        Daemon.redirectStderrToLogFile(settings.stack.logFile)
-        var logger = Logger(label: "scorpio.provider")
-        logger.logLevel = settings.stack.logLevel
-        do {
-            return try serve(logger: logger)
-        } catch let failure as SetupFailure {
-            printError(failure.message)
-            return failure.status
-        } catch let failure as MountSetupError {
-            printError(failure.description)
-            return failure.errno == .notPermitted || failure.errno == .permissionDenied ? ExitStatus.fuseUnavailable : ExitStatus.runtimeFailure
-        } catch {
-            printError("\(error)")
-            return ExitStatus.runtimeFailure
-        }
+        settings.stack.runInForeground(label: "scorpio.provider") { logger in try serve(logger: logger) }
     }
 
     private func serve(logger: Logger) throws -> Int32 {

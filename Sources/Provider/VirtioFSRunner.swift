@@ -20,18 +20,8 @@ struct VirtioFSRunner {
     let settings: VirtioFSSettings
 
     func run() -> Int32 {
-        Daemon.redirectStderrToLogFile(settings.stack.logFile)
-        var logger = Logger(label: "scorpio.virtiofs")
-        logger.logLevel = settings.stack.logLevel
-        logger[metadataKey: "socket"] = "\(settings.socketPath)"
-        do {
-            return try serve(logger: logger)
-        } catch let failure as SetupFailure {
-            printError(failure.message)
-            return failure.status
-        } catch {
-            printError("\(error)")
-            return ExitStatus.runtimeFailure
+        settings.stack.runInForeground(label: "scorpio.virtiofs", metadata: ["socket": "\(settings.socketPath)"]) { logger in
+            try serve(logger: logger)
         }
     }
 
