@@ -18,7 +18,10 @@ final class FetchWaiter: Sendable {
             if !s.done { s.waiting += 1 }
             return s.done
         }
-        if !done { semaphore.wait() }
+        if !done {
+            BlockingHint.willBlock()
+            semaphore.wait()
+        }
         return state.withLock { $0.result }
     }
 
@@ -62,6 +65,7 @@ extension DicfuseLayer {
         let blobs = entries.filter { $0.kind != .directory && $0.kind != .gitlink }.map(\.id)
         let missing = blobs.filter { store.cachedBlobSize($0) == nil }
         var sizes: [ObjectID: UInt64] = [:]
+        BlockingHint.willBlock()
         do {
             if let known = try remote.objectSizes(missing) {
                 sizes = known
@@ -203,6 +207,7 @@ extension DicfuseLayer {
     /// Retries transient failures (connection refused or reset) twice, after 0.2 s and
     /// 1 s; server answers (ERR, missing capabilities, bad packs) are final at once.
     func withRetries<T>(_ body: () throws(RemoteError) -> T) throws(RemoteError) -> T {
+        BlockingHint.willBlock()  // every call here talks to the git server
         var delay: UInt32 = 200_000
         var attempt = 0
         while true {

@@ -186,6 +186,7 @@ extension FUSERequest {
         switch body {
         case .unsupported: return false
         case .flush: return false  // ENOSYS on purpose: the kernel then stops sending FLUSH
+        case .opendir: return false  // a filesystem without per-open listing state answers ENOSYS
         default: return true
         }
     }

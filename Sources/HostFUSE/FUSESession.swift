@@ -31,6 +31,7 @@ public final class FUSESession<FS: FileSystem>: Sendable {
     let dispatcher: Dispatcher<FS>
     let logger: Logger
     let threads = Mutex<[KernelThread]>([])
+    let baton = ReaderBaton()
     let readyOnce = Atomic<Bool>(false)
     let onReady: @Sendable () -> Void
 
@@ -48,10 +49,13 @@ public final class FUSESession<FS: FileSystem>: Sendable {
         for _ in 1..<max(1, threadCount) {
             devices.append(try mount.device.clone())
         }
+        let spin = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1
+        var readers: [SpinningReader] = []
+        for device in devices { readers.append(try SpinningReader(descriptor: device.descriptor, spin: spin)) }
         var started: [KernelThread] = []
-        for (index, device) in devices.enumerated() {
+        for (index, reader) in readers.enumerated() {
             started.append(try KernelThread.start { [self] in
-                self.serve(device: device, isPrimary: index == 0)
+                self.serve(reader: reader, isPrimary: index == 0)
             })
         }
         threads.withLock { $0 = started }
@@ -63,35 +67,81 @@ public final class FUSESession<FS: FileSystem>: Sendable {
         dispatcher.fileSystem.destroy()
     }
 
-    private func serve(device: FUSEDevice, isPrimary: Bool) {
+    /// One worker. It reads only while it holds the baton and normally handles what it read
+    /// itself, then reads again: no thread switch per request. Before a request that may wait
+    /// (storage I/O, network fetches, large copies) it passes the baton on, so another worker
+    /// reads meanwhile; it waits for the baton again when done.
+    private func serve(reader initialReader: SpinningReader, isPrimary: Bool) {
+        var reader = initialReader
         let size = dispatcher.requiredRequestBufferSize
         let request = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
         let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+        let turn = WorkerTurn(baton: baton)
+        BlockingHint.install(turn)
         defer {
+            BlockingHint.uninstall()
             request.deallocate()
             reply.deallocate()
-            if !isPrimary { device.descriptor.closeQuietly() }
+            if !isPrimary { reader.descriptor.closeQuietly() }
         }
-        let sink = DeviceReplySink(descriptor: device.descriptor, logger: logger)
+        let sink = DeviceReplySink(descriptor: reader.descriptor, logger: logger)
+        guard baton.acquire() else { return }
         while true {
             let count: Int
             do {
-                count = try retrying { Glibc.read(device.descriptor.rawValue, request.baseAddress, request.count) }
+                count = try reader.read(into: request)
             } catch .noSuchFileOrDirectory {
                 continue  // the request was interrupted before we read it
             } catch .operationNotSupportedByDevice {
                 logger.debug("fuse connection ended")
+                baton.end()
                 return
             } catch {
                 logger.error("reading /dev/fuse failed; this worker stops", metadata: ["errno": "\(error)"])
+                baton.release()
                 return
             }
-            let outcome = dispatcher.handle(UnsafeRawBufferPointer(rebasing: request[0..<count]), replyBuffer: reply, sink: sink)
+            let message = UnsafeRawBufferPointer(rebasing: request[0..<count])
+            turn.begin()
+            if Self.mayWait(message) { turn.willBlock() }
+            let outcome = dispatcher.handle(message, replyBuffer: reply, sink: sink)
             if !readyOnce.load(ordering: .relaxed), dispatcher.negotiated != nil,
                readyOnce.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
                 onReady()
             }
-            if outcome == .destroyed { return }
+            if outcome == .destroyed {
+                baton.end()
+                return
+            }
+            if turn.passedOn, !baton.acquire() { return }
         }
+    }
+
+    /// Requests that may wait for storage whatever the layers: the baton goes first. Requests
+    /// that wait for the network say so themselves through `BlockingHint`.
+    private static func mayWait(_ message: UnsafeRawBufferPointer) -> Bool {
+        guard message.count >= 8 else { return false }
+        switch FUSEOpcode(rawValue: message.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian) {
+        case .read, .write, .fsync, .fsyncdir, .fallocate, .copyFileRange, .copyFileRange64, .setlkw, .syncfs:
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// The baton as seen by one worker during one request: `willBlock` passes it on at most once.
+private final class WorkerTurn: BlockingHandler {
+    let baton: ReaderBaton
+    private(set) var passedOn = false
+
+    init(baton: ReaderBaton) { self.baton = baton }
+
+    func begin() { passedOn = false }
+
+    func willBlock() {
+        guard !passedOn else { return }
+        passedOn = true
+        baton.release()
     }
 }

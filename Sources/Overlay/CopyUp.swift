@@ -162,6 +162,7 @@ extension OverlayFileSystem {
 
     /// Copies the data extents of `input` into `output` and sets the size.
     private func copyData(from input: FileDescriptor, to output: FileDescriptor, size: UInt64) throws(Errno) {
+        if size >= 1 << 20 { BlockingHint.willBlock() }  // let other requests in while copying
         let end = Int64(size)
         var position: Int64 = 0
         while position < end {

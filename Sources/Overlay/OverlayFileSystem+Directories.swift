@@ -1,8 +1,15 @@
 // OPENDIR, READDIR(PLUS), RELEASEDIR. A listing merges the directory's layers top-down: each
 // name appears once, from the highest layer that has it; whiteouts hide the name in every
 // layer below and are never listed; an opaque directory ends the merge (resolution already
-// cut its layer list there). The listing is a snapshot with cookies 1...n, so a directory read
-// in several calls while it changes neither loops nor skips entries that did not change.
+// cut its layer list there).
+//
+// Listings need no per-open state: an entry's cookie is a hash of its name, and a listing is
+// served in cookie order, so READDIR at a cookie continues after that name whatever changed in
+// between (no loops, and no unchanged entry skipped or repeated, as with ext4's hash order).
+// OPENDIR therefore answers ENOSYS: the kernel stops sending OPENDIR and RELEASEDIR (two round
+// trips per directory opened) and keeps listings in its own cache (FOPEN_KEEP_CACHE and
+// FOPEN_CACHE_DIR, its defaults without OPENDIR), dropping them when a change goes through the
+// mount.
 import FUSEWire
 import ScorpioSys
 import SystemPackage
@@ -30,59 +37,61 @@ extension OverlayFileSystem {
     }
 
     public func openDirectory(_ ctx: RequestContext, inode: InodeNumber, flags: UInt32) throws(Errno) -> OpenResult {
-        _ = try locateDirectory(inode)
-        let handle = state.withLock { s in
-            s.table[inode]?.openHandles += 1
-            return s.handles.insert(.directory(DirectorySnapshot(node: inode, entries: nil)))
-        }
-        // Let the kernel cache listings across opens: every change to a directory goes through
-        // this mount, and the kernel drops its cached listing when it sees one (fuse_dir_changed).
-        return OpenResult(handle: handle, flags: [.cacheDirectory, .keepCache])
+        throw .noFunction  // see the top of this file
     }
 
+    /// Entries after `offset` (a cookie; 0 is the start) in cookie order. The handle is unused.
     public func readDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                               emit: (DirectoryEntry) -> Bool) throws(Errno) {
-        let cached: [DirectoryEntry]? = try state.withLock { (s) throws(Errno) -> [DirectoryEntry]? in
-            guard case .directory(let snapshot)? = s.handles[handle] else { throw .badFileDescriptor }
-            return offset == 0 ? nil : snapshot.entries
+        let entries = try listing(inode)
+        var low = 0, high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].nextOffset <= offset { low = middle + 1 } else { high = middle }
         }
-        let entries: [DirectoryEntry]
-        if let cached {
-            entries = cached
-        } else {
-            entries = try snapshot(inode)
-            state.withLock { s in
-                if case .directory(var snapshot)? = s.handles[handle] {
-                    snapshot.entries = entries
-                    s.handles[handle] = .directory(snapshot)
-                }
-            }
-        }
-        guard offset < UInt64(entries.count) else { return }
-        for entry in entries[Int(offset)...] {
+        for entry in entries[low...] {
             if !emit(entry) { return }
         }
     }
 
-    /// ".", ".." and the merged entries, numbered with their cookies.
-    private func snapshot(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
-        let (node, path) = try locateDirectory(inode)
-        let dot = DirectoryEntry(name: [0x2e], inode: node.reportedInode, type: 4, nextOffset: 0)
-        // glibc's readdir skips entries with inode 0, so ".." needs a real number.
-        let parentInode = state.withLock { $0.table[node.parent]?.reportedInode } ?? node.reportedInode
-        let dotdot = DirectoryEntry(name: [0x2e, 0x2e], inode: parentInode, type: 4, nextOffset: 0)
-        var entries = [dot, dotdot] + (try mergedListing(path: path, layers: node.directoryLayers))
-        for index in entries.indices { entries[index].nextOffset = UInt64(index + 1) }
+    /// The directory's listing in cookie order, from the cache while no name changed anywhere
+    /// in the mount since it was built. The cache saves merging the layers again for every
+    /// READDIR call of a large directory.
+    private func listing(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
+        let generation = namespaceGeneration.load(ordering: .acquiring)
+        if let cached = listings.withLock({ $0.entries(of: inode, generation: generation) }) { return cached }
+        let entries = try cookieOrdered(inode)
+        listings.withLock { $0.store(entries, of: inode, generation: generation) }
         return entries
     }
 
-    public func releaseDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {
-        state.withLock { s in
-            guard case .directory(let snapshot)? = s.handles.remove(handle) else { return }
-            s.table[snapshot.node]?.openHandles -= 1
-            s.table.releaseIfUnused(snapshot.node)
+    /// ".", ".." (cookies 1 and 2) and the merged entries, each with its name's cookie.
+    private func cookieOrdered(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
+        let (node, path) = try locateDirectory(inode)
+        let dot = DirectoryEntry(name: [0x2e], inode: node.reportedInode, type: 4, nextOffset: 1)
+        // glibc's readdir skips entries with inode 0, so ".." needs a real number.
+        let parentInode = state.withLock { $0.table[node.parent]?.reportedInode } ?? node.reportedInode
+        let dotdot = DirectoryEntry(name: [0x2e, 0x2e], inode: parentInode, type: 4, nextOffset: 2)
+        var merged = try mergedListing(path: path, layers: node.directoryLayers)
+        for index in merged.indices { merged[index].nextOffset = Self.cookie(of: merged[index].name) }
+        merged.sort { a, b in
+            a.nextOffset != b.nextOffset ? a.nextOffset < b.nextOffset : a.name.lexicographicallyPrecedes(b.name)
         }
+        // Two names with one hash (about 1 in 2^63 per pair): the later one takes the next free
+        // value, so cookies stay unique; only such a pair can be skipped or repeated.
+        for index in merged.indices.dropFirst() where merged[index].nextOffset <= merged[index - 1].nextOffset {
+            merged[index].nextOffset = merged[index - 1].nextOffset + 1
+        }
+        return [dot, dotdot] + merged
     }
+
+    /// A name's cookie: 63 bits of its FNV-1a hash (telldir's long stays positive), at least 3.
+    static func cookie(of name: [UInt8]) -> UInt64 {
+        max(fnv1a(name) >> 1, 3)
+    }
+
+    /// Never sent to us (OPENDIR answers ENOSYS); nothing to release.
+    public func releaseDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {}
 
     public func synchronizeDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {
         let (node, path) = try locateDirectory(inode)

@@ -64,7 +64,7 @@ extension OverlayFileSystem {
         }
         let handle = state.withLock { s in
             s.table[id]?.openHandles += 1
-            return s.handles.insert(.file(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing)))
+            return s.handles.insert(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing))
         }
         return OpenResult(handle: handle, flags: flags, backingID: backing)
     }
@@ -102,7 +102,7 @@ extension OverlayFileSystem {
     /// The open file behind a handle.
     func openFile(_ handle: FileHandleID) throws(Errno) -> OpenFile {
         try state.withLock { (s) throws(Errno) -> OpenFile in
-            guard case .file(let file)? = s.handles[handle] else { throw .badFileDescriptor }
+            guard let file = s.handles[handle] else { throw .badFileDescriptor }
             return file
         }
     }
@@ -146,7 +146,7 @@ extension OverlayFileSystem {
 
     public func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {
         let (file, closeBacking) = state.withLock { s -> (OpenFile?, (BackingID, any BackingFileRegistrar)?) in
-            guard case .file(let file)? = s.handles.remove(handle) else { return (nil, nil) }
+            guard let file = s.handles.remove(handle) else { return (nil, nil) }
             var close: BackingID? = nil
             if var node = s.table[file.node] {
                 node.openHandles -= 1

@@ -36,6 +36,10 @@ public final class OverlayFileSystem: FileSystem {
     let logger: Logger
     let state: Mutex<OverlayState>
     let namespace = Mutex<Void>(())
+    /// Counts namespace changes; a cached listing is valid while this has not moved.
+    let namespaceGeneration = Atomic<UInt64>(0)
+    /// Listings kept between the READDIR calls of one directory read.
+    let listings = Mutex(ListingCache())
     /// Bumped by a cancel control request; bulk prefetches stop when it changes.
     let cancelGeneration = Atomic<Int>(0)
     let runningAsRoot = effectiveUserID == 0
@@ -96,9 +100,10 @@ public final class OverlayFileSystem: FileSystem {
         }
     }
 
-    /// Runs a namespace change under the namespace lock.
+    /// Runs a namespace change under the namespace lock. Cached listings are stale afterwards.
     func changingNamespace<R>(_ body: () throws(Errno) -> R) throws(Errno) -> R {
-        try namespace.withLock { (_) throws(Errno) -> R in try body() }
+        defer { namespaceGeneration.add(1, ordering: .releasing) }
+        return try namespace.withLock { (_) throws(Errno) -> R in try body() }
     }
 
     // MARK: - Lookup and attributes
@@ -158,6 +163,6 @@ public final class OverlayFileSystem: FileSystem {
 
     public func destroy() {
         let open = state.withLock { $0.handles.removeAll() }
-        for case .file(let file) in open { file.descriptor.closeQuietly() }
+        for file in open { file.descriptor.closeQuietly() }
     }
 }

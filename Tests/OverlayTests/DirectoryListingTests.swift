@@ -1,7 +1,8 @@
-// OPENDIR/READDIR: the merged listing shows each name once, from the highest layer that has it,
+// READDIR: the merged listing shows each name once, from the highest layer that has it,
 // with "." and ".."; whiteouts are never listed and hide the name below; an opaque directory
-// ends the merge; and a listing continued from a cookie neither repeats nor skips entries while
-// the directory changes.
+// ends the merge; a listing continued from a cookie neither repeats nor skips entries while
+// the directory changes, even when the entry at the cookie is gone; OPENDIR answers ENOSYS,
+// since listings need no per-open state.
 import FUSEWire
 import Overlay
 import ScorpioSys
@@ -89,8 +90,7 @@ struct DirectoryListingTests {
         let expected = try fs.names(.root)
         #expect(expected.count == 2 + 5 * 3 + 1)
 
-        let handle = try fs.openDirectory(rootContext, inode: .root, flags: 0).handle
-        defer { fs.releaseDirectory(rootContext, inode: .root, handle: handle) }
+        let handle = FileHandleID(0)
         var listed: [DirectoryEntry] = []
         var offset: UInt64 = 0
         var round = 0
@@ -129,8 +129,7 @@ struct DirectoryListingTests {
         defer { fixture.remove() }
         let fs = fixture.overlay
 
-        let handle = try fs.openDirectory(rootContext, inode: .root, flags: 0).handle
-        defer { fs.releaseDirectory(rootContext, inode: .root, handle: handle) }
+        let handle = FileHandleID(0)
         var first: [String] = []
         try fs.readDirectory(rootContext, inode: .root, handle: handle, offset: 0) { first.append($0.text); return true }
         #expect(first.sorted() == [".", "..", "a", "b"])
@@ -140,5 +139,46 @@ struct DirectoryListingTests {
         var second: [String] = []
         try fs.readDirectory(rootContext, inode: .root, handle: handle, offset: 0) { second.append($0.text); return true }
         #expect(second.sorted() == [".", "..", "a", "b", "c"])
+    }
+
+    @Test func opendirAnswersENOSYSSoTheKernelStopsSendingIt() throws {
+        let fixture = try OverlayFixture(upper: ["a": .file("a")], lowers: [])
+        defer { fixture.remove() }
+        #expect(throws: Errno.noFunction) { try fixture.overlay.openDirectory(rootContext, inode: .root, flags: 0) }
+    }
+
+    @Test func readdirResumesAfterAnEntryThatWasRemovedMeanwhile() throws {
+        var lower: LayerContents = [:]
+        for index in 0..<40 { lower["name\(index)"] = .file("l") }
+        let fixture = try OverlayFixture(upper: [:], lowers: [lower])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let expected = try fs.names(.root)
+
+        // Read ten entries, then remove the last one read and two not yet read.
+        var listed: [DirectoryEntry] = []
+        try fs.readDirectory(rootContext, inode: .root, handle: FileHandleID(0), offset: 0) { entry in
+            guard listed.count < 10 else { return false }
+            listed.append(entry)
+            return true
+        }
+        let resumeAt = listed[9].nextOffset
+        var removed = [listed[9].text]
+        try fs.unlink(rootContext, parent: .root, name: Array(listed[9].text.utf8))
+        let unread = expected.filter { name in !listed.contains { $0.text == name } }.filter { $0.hasPrefix("name") }
+        for name in unread.prefix(2) {
+            try fs.unlink(rootContext, parent: .root, name: Array(name.utf8))
+            removed.append(name)
+        }
+        try fs.readDirectory(rootContext, inode: .root, handle: FileHandleID(0), offset: resumeAt) { entry in
+            listed.append(entry)
+            return true
+        }
+        let names = listed.map(\.text)
+        #expect(names.count == Set(names).count, "no entry is repeated: \(names)")
+        let stillThere = Set(expected).subtracting(removed)
+        #expect(stillThere.isSubset(of: Set(names)), "no entry is skipped: missing \(stillThere.subtracting(names))")
+        #expect(Set(names).isSubset(of: Set(expected)))
+        #expect(!names.contains(removed[1]) && !names.contains(removed[2]), "removed entries are not listed after removal")
     }
 }

@@ -282,12 +282,10 @@ extension OverlayFileSystem {
         }
     }
 
-    /// OPENDIR, one READDIR from offset 0 taking every entry, RELEASEDIR.
+    /// One READDIR from offset 0 taking every entry (directories have no handles).
     func entries(_ directory: InodeNumber) throws(Errno) -> [DirectoryEntry] {
-        let opened = try self.openDirectory(rootContext, inode: directory, flags: 0)
-        defer { self.releaseDirectory(rootContext, inode: directory, handle: opened.handle) }
         var collected: [DirectoryEntry] = []
-        try self.readDirectory(rootContext, inode: directory, handle: opened.handle, offset: 0) { entry in
+        try self.readDirectory(rootContext, inode: directory, handle: FileHandleID(0), offset: 0) { entry in
             collected.append(entry)
             return true
         }

@@ -272,5 +272,27 @@ expect_eq "offline: a cached file reads" "plain file" "$(cat "$M/plain.txt")"
 check "offline: an uncached file fails with EIO" sh -c "cat '$M/dir/f7.txt' 2>&1 | grep -q 'Input/output error'"
 check "offline: the mount still answers" ls "$M/dir"
 check "offline: the failure is logged with path and object id" grep -q "f7.txt" "$WORK/off.log"
+
+# A server that accepts and never answers: while one read waits for it (up to --fetch-timeout),
+# the mount keeps answering other requests (the waiting worker hands /dev/fuse to another).
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+while True: held.append(s.accept()[0])' "$PORT" &
+HOLE=$!; PIDS+=("$HOLE")
+sleep 0.3
+( cat "$M/dir/f8.txt" > /dev/null 2> "$WORK/hole.err"; echo "$?" > "$WORK/hole.done" ) &
+READER=$!
+sleep 0.5
+check "stalled server: the read is still waiting" test ! -e "$WORK/hole.done"
+check "stalled server: a cached file opens and reads meanwhile" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
+# (names whose attributes need no blob size: a size unknown offline would wait for the server too)
+check "stalled server: lookups are answered meanwhile" sh -c "timeout 2 stat '$M/dir/nested' >/dev/null && ! timeout 2 stat '$M/missing-$$' 2>/dev/null"
+check "stalled server: the read was still waiting then" test ! -e "$WORK/hole.done"
+wait "$READER"
+check "stalled server: the waiting read fails with EIO after the timeout" sh -c "test \"\$(cat '$WORK/hole.done')\" != 0 && grep -q 'Input/output error' '$WORK/hole.err'"
+kill "$HOLE" 2>/dev/null; wait "$HOLE" 2>/dev/null
 unmount_scorpio "$M"
 finish
