@@ -70,15 +70,22 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     func tree(_ id: ObjectID) throws(Errno) -> [TreeEntry] {
-        if let cached = trees.withLock({ $0[id] }) { return cached }
-        if store.metadata(id) == nil {
-            guard lazyTrees else {
-                logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
-                throw .ioError
-            }
-            try fetchTreeOnce(id)
+        if let known = try knownTree(id) { return known }
+        guard lazyTrees else {
+            logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
+            throw .ioError
         }
-        guard let raw = store.metadata(id), let entries = try? TreeParser.parse(raw) else { throw .ioError }
+        try fetchTreeOnce(id)
+        guard let fetched = try knownTree(id) else { throw .ioError }
+        return fetched
+    }
+
+    /// A tree from memory or the store; nil where only the server has it.
+    func knownTree(_ id: ObjectID) throws(Errno) -> [TreeEntry]? {
+        if let cached = trees.withLock({ $0[id] }) { return cached }
+        guard let raw = store.metadata(id) else { return nil }
+        guard var entries = try? TreeParser.parse(raw) else { throw .ioError }
+        if !entries.isInGitOrder { entries = entries.sortedInGitOrder() }  // lookups search in this order
         trees.withLock { cache in
             if cache.count >= Self.treeCacheLimit { cache.removeAll(keepingCapacity: true) }
             cache[id] = entries
@@ -93,7 +100,7 @@ public final class DicfuseLayer: ReadableLayer {
         let components = path.split(separator: UInt8(ascii: "/"))
         for (position, component) in components.enumerated() {
             let entries = try tree(current)
-            guard let index = entries.firstIndex(where: { $0.name.elementsEqual(component) }) else { throw .noSuchFileOrDirectory }
+            guard let index = entries.gitIndex(of: component) else { throw .noSuchFileOrDirectory }
             let entry = entries[index]
             if position == components.count - 1 { return (entry, current, index) }
             guard entry.kind == .directory else { throw entry.kind == .gitlink ? .noSuchFileOrDirectory : .notDirectory }
@@ -151,6 +158,9 @@ public final class DicfuseLayer: ReadableLayer {
         let count = try typedErrno { try target.withUnsafeMutableBytes { try fd.read(into: $0, at: 0) } }
         return Array(target[0..<count])
     }
+
+    /// `cache gc` evicts blobs no process has open, so an open file holds its blob open.
+    public var contentOutlivesClose: Bool { false }
 
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent, _) = try locate(path)

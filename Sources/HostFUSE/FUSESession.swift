@@ -86,10 +86,13 @@ public final class FUSESession<FS: FileSystem>: Sendable {
         }
         let sink = DeviceReplySink(descriptor: reader.descriptor, logger: logger)
         guard baton.acquire() else { return }
+        // Spin for the next request only right after answering one ourselves: its sender is
+        // likely to send another at once. A worker that just took the baton over sleeps.
+        var answered = false
         while true {
             let count: Int
             do {
-                count = try reader.read(into: request)
+                count = try reader.read(into: request, spin: answered)
             } catch .noSuchFileOrDirectory {
                 continue  // the request was interrupted before we read it
             } catch .operationNotSupportedByDevice {
@@ -113,16 +116,18 @@ public final class FUSESession<FS: FileSystem>: Sendable {
                 baton.end()
                 return
             }
+            answered = !turn.passedOn
             if turn.passedOn, !baton.acquire() { return }
         }
     }
 
-    /// Requests that may wait for storage whatever the layers: the baton goes first. Requests
-    /// that wait for the network say so themselves through `BlockingHint`.
+    /// Requests that may wait for storage whatever the layers: the baton goes first. Others
+    /// say so themselves through `BlockingHint` when they are about to wait: READ when the
+    /// page cache does not hold the data, Dicfuse before it asks the git server.
     private static func mayWait(_ message: UnsafeRawBufferPointer) -> Bool {
         guard message.count >= 8 else { return false }
         switch FUSEOpcode(rawValue: message.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian) {
-        case .read, .write, .fsync, .fsyncdir, .fallocate, .copyFileRange, .copyFileRange64, .setlkw, .syncfs:
+        case .write, .fsync, .fsyncdir, .fallocate, .copyFileRange, .copyFileRange64, .setlkw, .syncfs:
             return true
         default:
             return false

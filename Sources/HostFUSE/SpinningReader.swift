@@ -30,19 +30,22 @@ struct SpinningReader {
     private let spins: Bool
 
     /// The next request's length. Throws what read(2) reports other than EAGAIN and EINTR.
-    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+    /// `spin` false sleeps at once: the caller has no reason to expect a request soon (it just
+    /// took over from a worker that is waiting for the network, say).
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer, spin: Bool) throws(Errno) -> Int {
+        let spinning = spin && spins
         let start = Self.now()
         var slept = false
         while true {
             let count = Glibc.read(descriptor.rawValue, buffer.baseAddress, buffer.count)
             if count >= 0 {
-                if spins { adapt(waited: Self.now() - start, slept: slept) }
+                if spinning { adapt(waited: Self.now() - start, slept: slept) }
                 return count
             }
             let error = errno
             if error == EINTR { continue }
             guard error == EAGAIN else { throw Errno(rawValue: error) }
-            if !slept, Self.now() - start < budget { continue }
+            if spinning, !slept, Self.now() - start < budget { continue }
             var entry = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
             if poll(&entry, 1, -1) < 0, errno != EINTR { throw Errno(rawValue: errno) }
             slept = true

@@ -6,9 +6,20 @@ import SystemPackage
 
 struct OpenFile {
     var node: InodeNumber
-    var descriptor: FileDescriptor
+    /// nil for a small lower file until an operation needs it (OverlayFileSystem.openFile).
+    var descriptor: FileDescriptor?
     var layer: LayerIndex
     var backing: BackingID?
+    /// The file's path in its lower layer, for that deferred open (lowers never change, so the
+    /// path stays right whatever happens to the name in the mount meanwhile).
+    var lowerPath: [UInt8]? = nil
+}
+
+/// An open file whose host descriptor is open.
+struct ReadyFile {
+    let node: InodeNumber
+    let descriptor: FileDescriptor
+    let layer: LayerIndex
 }
 
 /// Handle ids to handles. Kept inside the overlay's Mutex.
@@ -36,7 +47,7 @@ struct HandleTable {
     /// `upperOnly` asks for one that may be written.
     func anyDescriptor(of node: InodeNumber, upperOnly: Bool = false) -> FileDescriptor? {
         for file in handles.values where file.node == node && (!upperOnly || file.layer == 0) {
-            return file.descriptor
+            if let descriptor = file.descriptor { return descriptor }
         }
         return nil
     }

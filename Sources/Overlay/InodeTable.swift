@@ -31,6 +31,9 @@ struct Node {
     var isDirectory: Bool
     /// st_ino as reported; fixed for the node's life, so copy-up does not change it.
     var reportedInode: UInt64
+    /// st_size when first looked up. Lowers never change, so while `layer` is a lower layer
+    /// this is the file's size (OPEN decides on it without a stat).
+    var lowerSize: UInt64
     var key: HostKey
     /// True once every known name was removed; the node lives on while the kernel or a handle holds it.
     var unlinked: Bool { links.isEmpty }
@@ -84,7 +87,7 @@ struct InodeTable {
         nextID += 1
         let node = Node(links: [NameKey(parent: parent, name: name)], lookups: 1, openHandles: 0, layer: resolved.layer,
                         lowerDirectories: resolved.lowerDirectories, isDirectory: resolved.stat.fileType == .directory,
-                        reportedInode: reportedInode, key: resolved.key, backing: nil)
+                        reportedInode: reportedInode, lowerSize: resolved.stat.size, key: resolved.key, backing: nil)
         nodes[id] = node
         byKey[resolved.key] = id
         byName[NameKey(parent: parent, name: name)] = id

@@ -28,12 +28,17 @@ public protocol ReadableLayer: Sendable {
     func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int
     /// What the layer has fetched so far (objects, bytes), for progress displays.
     var fetchedTotals: (objects: Int, bytes: Int) { get }
+    /// True when a file's content stays available without an open descriptor, so OPEN may
+    /// leave opening it to the first READ (host directories). False where content nobody
+    /// holds open may be evicted (Dicfuse's content store): an open file keeps its blob.
+    var contentOutlivesClose: Bool { get }
 }
 
 extension ReadableLayer {
     /// Host directories are all there already.
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int { 0 }
     public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
+    public var contentOutlivesClose: Bool { true }
 }
 
 /// A host directory used as a layer. It holds one descriptor, for its root.

@@ -19,6 +19,17 @@ extension OverlayFileSystem {
         let writing = hostFlags & O_ACCMODE_VALUE != O_RDONLY_VALUE || hostFlags & O_TRUNC_VALUE != 0
         var (node, path) = try locate(inode)
         if node.isDirectory { throw .isDirectory }
+        if !writing, node.layer != 0, node.lowerSize < OverlayFileSystem.passthroughMinimumLowerSize,
+           layer(node.layer).contentOutlivesClose {
+            // A small lower file is served from the page cache (see registerOpenFile), and a
+            // warm one is never READ: open its host file only when a READ comes. Saves an
+            // open, a stat and a close per open of a cached file (a build opening headers).
+            let handle = state.withLock { s in
+                s.table[inode]?.openHandles += 1
+                return s.handles.insert(OpenFile(node: inode, descriptor: nil, layer: node.layer, backing: nil, lowerPath: path))
+            }
+            return OpenResult(handle: handle, flags: [.keepCache])
+        }
         if writing, node.layer != 0 {
             path = try changingNamespace { () throws(Errno) -> [UInt8] in
                 try copyUp(inode, withData: hostFlags & O_TRUNC_VALUE == 0)
@@ -99,18 +110,45 @@ extension OverlayFileSystem {
         }
     }
 
-    /// The open file behind a handle.
-    func openFile(_ handle: FileHandleID) throws(Errno) -> OpenFile {
-        try state.withLock { (s) throws(Errno) -> OpenFile in
+    /// The open file behind a handle, opening its host file now if OPEN deferred that.
+    func openFile(_ handle: FileHandleID) throws(Errno) -> ReadyFile {
+        let file = try state.withLock { (s) throws(Errno) -> OpenFile in
             guard let file = s.handles[handle] else { throw .badFileDescriptor }
             return file
         }
+        if let descriptor = file.descriptor { return ReadyFile(node: file.node, descriptor: descriptor, layer: file.layer) }
+        guard let path = file.lowerPath else { throw .badFileDescriptor }
+        let opened = try layer(file.layer).openForReading(path)
+        // Concurrent READs of one handle may both get here: the first stored descriptor wins.
+        let kept = state.withLock { s -> FileDescriptor? in
+            guard var stored = s.handles[handle] else { return nil }
+            if let existing = stored.descriptor { return existing }
+            stored.descriptor = opened
+            s.handles[handle] = stored
+            return opened
+        }
+        if kept != opened { opened.closeQuietly() }
+        guard let kept else { throw .badFileDescriptor }  // released meanwhile
+        return ReadyFile(node: file.node, descriptor: kept, layer: file.layer)
     }
 
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                      into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         let file = try openFile(handle)
         var total = 0
+        if BlockingHint.isInstalled {
+            // What the page cache holds is answered at once; a read that has to wait for the
+            // disk lets another worker read requests first.
+            // A short read is the end of the file, or the end of what is cached: ask again.
+            while total < buffer.count,
+                  let cached = try file.descriptor.readIfCached(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
+                                                                at: Int64(offset) + Int64(total)) {
+                if cached == 0 { return total }
+                total += cached
+            }
+            if total == buffer.count { return total }
+            BlockingHint.willBlock()
+        }
         while total < buffer.count {
             let count = try file.descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: Int64(offset) + Int64(total))
             if count == 0 { break }
@@ -161,7 +199,7 @@ extension OverlayFileSystem {
             return (file, nil)
         }
         if let (id, registrar) = closeBacking { registrar.close(id) }
-        file?.descriptor.closeQuietly()
+        file?.descriptor?.closeQuietly()
     }
 
     /// Lower files below this size are not passed through (see registerOpenFile).

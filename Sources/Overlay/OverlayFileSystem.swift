@@ -53,7 +53,7 @@ public final class OverlayFileSystem: FileSystem {
         let rootStat = try upper.stat([])
         let lowerRoots = lowers.indices.map { $0 + 1 }.filter { (try? lowers[$0 - 1].stat([]))?.fileType == .directory }
         let root = Node(links: [], lookups: 1, openHandles: 0, layer: 0, lowerDirectories: lowerRoots,
-                        isDirectory: true, reportedInode: rootStat.inode,
+                        isDirectory: true, reportedInode: rootStat.inode, lowerSize: 0,
                         key: HostKey(layer: 0, device: rootStat.device, inode: rootStat.inode), backing: nil)
         self.state = Mutex(OverlayState(table: InodeTable(root: root)))
     }
@@ -163,6 +163,6 @@ public final class OverlayFileSystem: FileSystem {
 
     public func destroy() {
         let open = state.withLock { $0.handles.removeAll() }
-        for file in open { file.descriptor.closeQuietly() }
+        for file in open { file.descriptor?.closeQuietly() }
     }
 }

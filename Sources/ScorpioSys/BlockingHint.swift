@@ -32,6 +32,9 @@ public enum BlockingHint {
         Unmanaged<HandlerBox>.fromOpaque(raw).release()
     }
 
+    /// True when the calling thread has a handler (a worker that reads requests inline).
+    public static var isInstalled: Bool { pthread_getspecific(key) != nil }
+
     /// Tells the calling thread's handler, if any, that a slow wait follows.
     @inline(__always)
     public static func willBlock() {

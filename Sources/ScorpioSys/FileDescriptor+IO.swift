@@ -10,6 +10,16 @@ extension FileDescriptor {
         try retrying { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
+    /// pread(2) that only copies what the page cache holds: nil where the read would have to
+    /// wait for the disk (or the filesystem cannot tell).
+    public func readIfCached(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int? {
+        do {
+            return try retrying { scorpio_pread_nowait(rawValue, buffer.baseAddress, buffer.count, offset) }
+        } catch .resourceTemporarilyUnavailable, .notSupported {
+            return nil
+        }
+    }
+
     /// pwrite(2) of `buffer`; returns the number of bytes written.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
         try retrying { Glibc.pwrite(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }

@@ -156,6 +156,26 @@ struct CopyUpTests {
         #expect(!Disk.exists(fixture.upper("sub")))
         #expect(try Disk.contents(fixture.lower(1, "sub/ro.txt")) == "read me")
     }
+
+    /// A small lower file opened read-only is opened on the host at its first READ, from the
+    /// lower path it had at OPEN: a copy-up and write in between do not change what this
+    /// handle reads (kernel overlayfs behaves the same for a descriptor opened before copy-up).
+    @Test func deferredOpenOfLowerFileReadsTheLowerCopyAfterACopyUp() throws {
+        let fixture = try OverlayFixture(lowers: [["sub/ro.txt": .file("read me")]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+
+        let file = try fs.lookupPath("sub/ro.txt")
+        let reader = try fs.open(rootContext, inode: file.inode, flags: readOnlyFlags)
+        #expect(reader.flags.contains(.keepCache) && !reader.flags.contains(.passthrough))
+        let writer = try fs.open(rootContext, inode: file.inode, flags: readWriteFlags)
+        #expect(try fs.writeText("changed", inode: file.inode, handle: writer.handle, offset: 0) == 7)
+        fs.release(rootContext, inode: file.inode, handle: writer.handle)
+
+        #expect(try fs.readAll(file.inode, handle: reader.handle) == "read me")
+        fs.release(rootContext, inode: file.inode, handle: reader.handle)
+        #expect(try fs.readAll(file.inode) == "changed")
+    }
 }
 
 struct ExtendedAttributeVisibilityTests {

@@ -15,6 +15,8 @@ int scorpio_ioctl_ptr(int fd, unsigned long request, void *arg);
 int scorpio_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 /// copy_file_range(2).
 ssize_t scorpio_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
+/// preadv2(2) of one buffer with RWF_NOWAIT: fails with EAGAIN instead of waiting for the disk.
+ssize_t scorpio_pread_nowait(int fd, void *buf, size_t len, int64_t offset);
 /// fallocate(2).
 int scorpio_fallocate(int fd, int mode, int64_t offset, int64_t len);
 /// mount(2) and umount2(2).

@@ -53,6 +53,9 @@ public struct TreeEntry: Sendable, Equatable {
         EntryKind(mode: mode) ?? .file
     }
 
+    /// True for entries whose content is a blob: files, executables and symlinks.
+    public var isBlob: Bool { kind == .file || kind == .executable || kind == .symlink }
+
     init(mode: UInt32, name: [UInt8], id: ObjectID) {
         self.mode = mode
         self.name = name
@@ -186,5 +189,57 @@ public struct Commit: Sendable {
             throw .malformedCommit("committer time followed by junk")
         }
         return negative ? -value : value
+    }
+}
+
+// Git keeps tree entries sorted by name, where a directory sorts as if its name ended in "/"
+// (fsck rejects other orders). Lookups use that order for a binary search; a tree from an odd
+// writer is put into that order once when it is loaded.
+extension TreeEntry {
+    /// Git's tree order: names compared bytewise, each as if followed by "/" (directories) or
+    /// by a byte below every name byte (everything else).
+    static func gitPrecedes(_ a: [UInt8], aIsDirectory: Bool, _ b: [UInt8], bIsDirectory: Bool) -> Bool {
+        let common = min(a.count, b.count)
+        for position in 0..<common where a[position] != b[position] { return a[position] < b[position] }
+        let nextA: UInt8 = a.count > common ? a[common] : (aIsDirectory ? 0x2f : 0)
+        let nextB: UInt8 = b.count > common ? b[common] : (bIsDirectory ? 0x2f : 0)
+        if nextA != nextB { return nextA < nextB }
+        return a.count < b.count  // equal up to here: only equal keys, or a prefix ended by its marker
+    }
+
+    var isDirectoryInTreeOrder: Bool { kind == .directory }
+}
+
+extension Array where Element == TreeEntry {
+    /// True when the entries are in git's order (every tree git writes).
+    var isInGitOrder: Bool {
+        indices.dropFirst().allSatisfy { index in
+            !TreeEntry.gitPrecedes(self[index].name, aIsDirectory: self[index].isDirectoryInTreeOrder,
+                                   self[index - 1].name, bIsDirectory: self[index - 1].isDirectoryInTreeOrder)
+        }
+    }
+
+    /// Puts the entries into git's order.
+    func sortedInGitOrder() -> [TreeEntry] {
+        sorted { TreeEntry.gitPrecedes($0.name, aIsDirectory: $0.isDirectoryInTreeOrder, $1.name, bIsDirectory: $1.isDirectoryInTreeOrder) }
+    }
+
+    /// The index of the entry called `name` in entries in git's order: a binary search for it
+    /// as a non-directory, then as a directory.
+    func gitIndex<Name: Collection<UInt8>>(of name: Name) -> Int? {
+        let key = [UInt8](name)
+        for asDirectory in [false, true] {
+            var low = 0, high = count
+            while low < high {
+                let middle = (low + high) / 2
+                if TreeEntry.gitPrecedes(self[middle].name, aIsDirectory: self[middle].isDirectoryInTreeOrder, key, bIsDirectory: asDirectory) {
+                    low = middle + 1
+                } else {
+                    high = middle
+                }
+            }
+            if low < count, self[low].name == key, self[low].isDirectoryInTreeOrder == asDirectory { return low }
+        }
+        return nil
     }
 }

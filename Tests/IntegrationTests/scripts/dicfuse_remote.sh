@@ -23,6 +23,7 @@ mkdir -p "$M" "$WORK/src"
     printf 'crlf\r\nline\r\n' > dir/crlf.txt
     echo '*.txt text eol=crlf' > .gitattributes
     head -c 300000 /dev/urandom > dir/nested/big.bin
+    echo small > dir/nested/small.txt
     for i in $(seq 30); do echo "file $i" > "dir/f$i.txt"; done
     echo deep > empty-parent/x/deep.txt
     printf 'non-utf8\n' > "$(printf 'name-\xff\xfe.txt')"
@@ -258,6 +259,21 @@ check "cache gc --max-size 0 evicts blobs" sh -c "'$BIN' cache gc --cache '$CACH
 check "an open blob survives gc" sh -c "test -n \"\$(find '$CACHE/blobs' -type f -size +200k)\""
 exec 7<&-
 check "evicted files are fetched again on read" sh -c "cat '$M/dir/f1.txt' | grep -q 'file 1'"
+unmount_scorpio "$M"
+
+# --prefetch siblings: one read fetches the directory's small files and those below it, in one
+# request; big.bin (300 kB, above the 256 KiB sibling limit) stays lazy.
+CACHE=$WORK/cache-siblings
+mount_scorpio "$M" "$WORK/sib.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-sib" --prefetch siblings || exit 1
+cat "$M/dir/f1.txt" > /dev/null
+DIR_BLOBS=$(git -C "$R" ls-tree HEAD dir/ | grep -c ' blob ')
+expect_eq "siblings: reading one file fetches the directory's and subdirectory's small blobs" "$((DIR_BLOBS + 1))" "$(blobs_fetched "$WORK/sib.log")"
+expect_eq "siblings: in one request" "1" "$(grep -c 'fetched blobs' "$WORK/sib.log")"
+check "siblings: a file below came along" test -n "$(find "$CACHE/blobs" -type f -name "$(git -C "$R" rev-parse HEAD:dir/nested/small.txt | cut -c3-)")"
+cat "$M/dir/nested/small.txt" "$M/dir/f30.txt" > /dev/null
+expect_eq "siblings: reading prefetched files fetches nothing more" "$((DIR_BLOBS + 1))" "$(blobs_fetched "$WORK/sib.log")"
+cat "$M/dir/nested/big.bin" > /dev/null
+expect_eq "siblings: a large file is fetched on its own read" "$((DIR_BLOBS + 2))" "$(blobs_fetched "$WORK/sib.log")"
 unmount_scorpio "$M"
 
 # Offline: warm part of a cache, stop the server, remount from that cache.
