@@ -34,18 +34,18 @@ struct SpinningReader {
     /// took over from a worker that is waiting for the network, say).
     mutating func read(into buffer: UnsafeMutableRawBufferPointer, spin: Bool) throws(Errno) -> Int {
         let spinning = spin && spins
-        let start = Self.now()
+        let start = monotonicNanoseconds()
         var slept = false
         while true {
             let count = Glibc.read(descriptor.rawValue, buffer.baseAddress, buffer.count)
             if count >= 0 {
-                if spinning { adapt(waited: Self.now() - start, slept: slept) }
+                if spinning { adapt(waited: monotonicNanoseconds() - start, slept: slept) }
                 return count
             }
             let error = errno
             if error == EINTR { continue }
             guard error == EAGAIN else { throw Errno(rawValue: error) }
-            if spinning, !slept, Self.now() - start < budget { continue }
+            if spinning, !slept, monotonicNanoseconds() - start < budget { continue }
             var entry = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
             if poll(&entry, 1, -1) < 0, errno != EINTR { throw Errno(rawValue: errno) }
             slept = true
@@ -59,11 +59,5 @@ struct SpinningReader {
         } else {
             budget = budget >= 4_000 ? budget / 2 : 0
         }
-    }
-
-    private static func now() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 }

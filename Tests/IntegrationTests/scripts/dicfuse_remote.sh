@@ -24,6 +24,8 @@ mkdir -p "$M" "$WORK/src"
     echo '*.txt text eol=crlf' > .gitattributes
     head -c 300000 /dev/urandom > dir/nested/big.bin
     echo small > dir/nested/small.txt
+    mkdir -p walk/a walk/b walk/c
+    echo one > walk/a/one.txt; echo two > walk/b/two.txt; echo three > walk/c/three.txt
     for i in $(seq 30); do echo "file $i" > "dir/f$i.txt"; done
     echo deep > empty-parent/x/deep.txt
     printf 'non-utf8\n' > "$(printf 'name-\xff\xfe.txt')"
@@ -274,6 +276,17 @@ cat "$M/dir/nested/small.txt" "$M/dir/f30.txt" > /dev/null
 expect_eq "siblings: reading prefetched files fetches nothing more" "$((DIR_BLOBS + 1))" "$(blobs_fetched "$WORK/sib.log")"
 cat "$M/dir/nested/big.bin" > /dev/null
 expect_eq "siblings: a large file is fetched on its own read" "$((DIR_BLOBS + 2))" "$(blobs_fetched "$WORK/sib.log")"
+unmount_scorpio "$M"
+
+# A miss soon after another is a walk: the batch also takes the neighbouring directories.
+mount_scorpio "$M" "$WORK/walk.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-walk" --upper "$WORK/up-walk" --prefetch siblings || exit 1
+sleep 1.2  # well after any earlier miss
+cat "$M/walk/a/one.txt" > /dev/null
+expect_eq "walk: a lone miss takes its own directory only" "1" "$(blobs_fetched "$WORK/walk.log")"
+cat "$M/walk/b/two.txt" > /dev/null
+expect_eq "walk: the next miss right after also takes the neighbouring directory" "3" "$(blobs_fetched "$WORK/walk.log")"
+cat "$M/walk/c/three.txt" > /dev/null
+expect_eq "walk: so reading there fetches nothing" "3" "$(blobs_fetched "$WORK/walk.log")"
 unmount_scorpio "$M"
 
 # Offline: warm part of a cache, stop the server, remount from that cache.
