@@ -39,7 +39,7 @@ extension OverlayFileSystem {
     }
 
     public func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry {
-        try changingNamespace { () throws(Errno) -> Entry in
+        try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
             try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
             return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
@@ -47,7 +47,7 @@ extension OverlayFileSystem {
     }
 
     public func makeDirectory(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32) throws(Errno) -> Entry {
-        try changingNamespace { () throws(Errno) -> Entry in
+        try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, replacedWhiteout) = try prepareNewName(parent: parent, name: name)
             let path = join(directoryPath, name)
             try upper.root.makeDirectory(at: path, mode: mode)
@@ -57,7 +57,7 @@ extension OverlayFileSystem {
     }
 
     public func symlink(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], target: [UInt8]) throws(Errno) -> Entry {
-        try changingNamespace { () throws(Errno) -> Entry in
+        try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
             try upper.root.makeSymlink(at: join(directoryPath, name), target: target)
             return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
@@ -65,7 +65,7 @@ extension OverlayFileSystem {
     }
 
     public func create(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult) {
-        let (entry, descriptor) = try changingNamespace { () throws(Errno) -> (Entry, FileDescriptor) in
+        let (entry, descriptor) = try changingNamespace(in: [parent]) { () throws(Errno) -> (Entry, FileDescriptor) in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
             let openFlags = hostOpenFlags(flags) | O_CREAT_VALUE | O_EXCL_VALUE
             let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode & 0o7777)
@@ -85,7 +85,7 @@ extension OverlayFileSystem {
     }
 
     public func link(_ ctx: RequestContext, inode: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(Errno) -> Entry {
-        try changingNamespace { () throws(Errno) -> Entry in
+        try changingNamespace(in: [newParent]) { () throws(Errno) -> Entry in
             let (node, _) = try locate(inode)
             if node.isDirectory { throw .notPermitted }
             let sourcePath = try copyUp(inode)

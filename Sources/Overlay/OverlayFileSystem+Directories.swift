@@ -54,14 +54,14 @@ extension OverlayFileSystem {
         }
     }
 
-    /// The directory's listing in cookie order, from the cache while no name changed anywhere
-    /// in the mount since it was built. The cache saves merging the layers again for every
-    /// READDIR call of a large directory.
+    /// The directory's listing in cookie order, from the cache while none of its names changed
+    /// since it was built. The cache saves merging the layers again for every READDIR call of
+    /// a large directory.
     private func listing(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
-        let generation = namespaceGeneration.load(ordering: .acquiring)
-        if let cached = listings.withLock({ $0.entries(of: inode, generation: generation) }) { return cached }
+        let (cached, start) = listings.withLock { ($0.entries(of: inode), $0.changeCount) }
+        if let cached { return cached }
         let entries = try cookieOrdered(inode)
-        listings.withLock { $0.store(entries, of: inode, generation: generation) }
+        listings.withLock { $0.store(entries, of: inode, mergedAfter: start) }
         return entries
     }
 

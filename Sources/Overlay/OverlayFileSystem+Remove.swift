@@ -6,7 +6,7 @@ import SystemPackage
 
 extension OverlayFileSystem {
     public func unlink(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8]) throws(Errno) {
-        try changingNamespace { () throws(Errno) in
+        try changingNamespace(in: [parent]) { () throws(Errno) in
             let (directory, path) = try locateDirectory(parent)
             guard let target = try resolve(name, in: path, layers: directory.directoryLayers) else { throw .noSuchFileOrDirectory }
             if target.stat.fileType == .directory { throw .isDirectory }
@@ -15,7 +15,7 @@ extension OverlayFileSystem {
     }
 
     public func removeDirectory(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8]) throws(Errno) {
-        try changingNamespace { () throws(Errno) in
+        try changingNamespace(in: [parent]) { () throws(Errno) in
             let (directory, path) = try locateDirectory(parent)
             guard let target = try resolve(name, in: path, layers: directory.directoryLayers) else { throw .noSuchFileOrDirectory }
             guard target.stat.fileType == .directory else { throw .notDirectory }

@@ -36,8 +36,6 @@ public final class OverlayFileSystem: FileSystem {
     let logger: Logger
     let state: Mutex<OverlayState>
     let namespace = Mutex<Void>(())
-    /// Counts namespace changes; a cached listing is valid while this has not moved.
-    let namespaceGeneration = Atomic<UInt64>(0)
     /// Listings kept between the READDIR calls of one directory read.
     let listings = Mutex(ListingCache())
     /// Bumped by a cancel control request; bulk prefetches stop when it changes.
@@ -100,9 +98,10 @@ public final class OverlayFileSystem: FileSystem {
         }
     }
 
-    /// Runs a namespace change under the namespace lock. Cached listings are stale afterwards.
-    func changingNamespace<R>(_ body: () throws(Errno) -> R) throws(Errno) -> R {
-        defer { namespaceGeneration.add(1, ordering: .releasing) }
+    /// Runs a namespace change under the namespace lock. `directories` are those whose names
+    /// it may change: their cached listings are dropped afterwards.
+    func changingNamespace<R>(in directories: [InodeNumber] = [], _ body: () throws(Errno) -> R) throws(Errno) -> R {
+        defer { if !directories.isEmpty { listings.withLock { cache in for directory in directories { cache.forget(directory) } } } }
         return try namespace.withLock { (_) throws(Errno) -> R in try body() }
     }
 

@@ -13,7 +13,7 @@ extension OverlayFileSystem {
         let requested = RenameFlags(rawValue: flags)
         guard requested.subtracting([.noReplace, .exchange]).isEmpty,
               !(requested.contains(.noReplace) && requested.contains(.exchange)) else { throw .invalidArgument }
-        try changingNamespace { () throws(Errno) in
+        try changingNamespace(in: [parent, newParent]) { () throws(Errno) in
             let (sourceDirectory, sourceDirectoryPath) = try locateDirectory(parent)
             let (targetDirectory, targetDirectoryPath) = try locateDirectory(newParent)
             guard let source = try resolve(name, in: sourceDirectoryPath, layers: sourceDirectory.directoryLayers) else {
