@@ -52,6 +52,8 @@ extension DicfuseLayer {
     /// requests with the narrow reach alone.
     static let walkWindowNanoseconds: Int64 = 1_000_000_000
     static let walkByteLimit: UInt64 = 16 << 20
+    /// At most this many directories are looked at per batch (each costs a stat per blob).
+    static let subtreeDirectoryLimit = 256
 
     /// The size of blob `index` of `parent`.
     func blobSize(parent: ObjectID, index: Int, path: [UInt8]) throws(Errno) -> UInt64 {
@@ -248,17 +250,28 @@ extension DicfuseLayer {
         return entries.filter { $0.kind == .directory && $0.id != directory }.map(\.id)
     }
 
-    /// Directories below `roots`, breadth first, whose trees are known, until they hold about
-    /// `blobLimit` blobs.
+    /// Directories below `roots`, breadth first, whose trees are known and that hold blobs not
+    /// cached yet, until those number about `blobLimit`. Counting only uncached blobs matters
+    /// during a walk: the regions next to it are often fetched already, and counting their
+    /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
     private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int) -> [(ObjectID, [TreeEntry])] {
         var found: [(ObjectID, [TreeEntry])] = []
-        var blobs = 0
+        var blobs = 0, visited = 0
         var queue = roots[...]
-        while blobs < blobLimit, let directory = queue.popFirst() {
+        while blobs < blobLimit, visited < Self.subtreeDirectoryLimit, let directory = queue.popFirst() {
             guard let children = try? knownTree(directory) else { continue }
-            found.append((directory, children))
+            visited += 1
+            var uncached = 0
             for entry in children {
-                if entry.kind == .directory { queue.append(entry.id) } else if entry.isBlob { blobs += 1 }
+                if entry.kind == .directory {
+                    queue.append(entry.id)
+                } else if entry.isBlob, store.cachedBlobSize(entry.id) == nil {
+                    uncached += 1
+                }
+            }
+            if uncached > 0 {
+                found.append((directory, children))
+                blobs += uncached
             }
         }
         return found
