@@ -84,8 +84,7 @@ extension DicfuseLayer {
             guard let size = store.cachedBlobSize(entry.id) else { return }
             table.append(size)
         }
-        try? store.storeSizes(table, of: parent)
-        forgetSizes(of: parent)
+        saveSizeTable(table, of: parent)
     }
 
     /// Learns the sizes of every blob in one tree: object-info where the server offers it,
@@ -223,9 +222,9 @@ extension DicfuseLayer {
         let limit = min(Self.batchLimit - 1, result.count + blobBudget)
         let byteLimit = walking ? Self.walkByteLimit : Self.subtreeByteLimit
         var bytes: UInt64 = 0
-        for (directory, children) in below {
-            for (entry, size) in zip(children, blobSizes(of: directory, entries: children)) {
-                guard entry.isBlob, size <= Self.siblingSizeLimit, store.cachedBlobSize(entry.id) == nil else { continue }
+        for directory in below {
+            for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
+                guard entry.isBlob, size <= Self.siblingSizeLimit, !directory.cachedSizes.keys.contains(entry.id) else { continue }
                 guard bytes + size <= byteLimit, result.count < limit else { return result }
                 bytes += size
                 result.append(entry.id)
@@ -254,51 +253,71 @@ extension DicfuseLayer {
     /// cached yet, until those number about `blobLimit`. Counting only uncached blobs matters
     /// during a walk: the regions next to it are often fetched already, and counting their
     /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
-    private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int) -> [(ObjectID, [TreeEntry])] {
-        var found: [(ObjectID, [TreeEntry])] = []
+    /// Each blob is looked up in the content store once here; the sizes found are kept so the
+    /// steps after need not stat the blobs again.
+    private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int) -> [SubtreeDirectory] {
+        var found: [SubtreeDirectory] = []
         var blobs = 0, visited = 0
         var queue = roots[...]
         while blobs < blobLimit, visited < Self.subtreeDirectoryLimit, let directory = queue.popFirst() {
             guard let children = try? knownTree(directory) else { continue }
             visited += 1
             var uncached = 0
+            var cachedSizes: [ObjectID: UInt64] = [:]
             for entry in children {
                 if entry.kind == .directory {
                     queue.append(entry.id)
-                } else if entry.isBlob, store.cachedBlobSize(entry.id) == nil {
-                    uncached += 1
+                } else if entry.isBlob {
+                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else { uncached += 1 }
                 }
             }
             if uncached > 0 {
-                found.append((directory, children))
+                found.append(SubtreeDirectory(id: directory, entries: children, cachedSizes: cachedSizes))
                 blobs += uncached
             }
         }
         return found
     }
 
-    /// Learns the missing size tables of `trees` with one object-info request. Without
-    /// object-info, or when it fails, they stay unknown (and their blobs are not prefetched).
-    private func learnSizesQuietly(_ trees: [(ObjectID, [TreeEntry])]) {
-        let unknown = trees.filter { sizes(of: $0.0) == nil }
-        guard !unknown.isEmpty, let remote else { return }
-        let missing = unknown.flatMap { $0.1 }.filter { $0.isBlob && store.cachedBlobSize($0.id) == nil }.map(\.id)
-        var known: [ObjectID: UInt64] = [:]
-        if !missing.isEmpty {
-            BlockingHint.willBlock()
-            guard let answered = try? remote.objectSizes(missing) else { return }
-            known = answered
-        }
-        for (tree, entries) in unknown { storeSizeTable(of: tree, entries: entries, known: known) }
+    /// A directory considered for a sibling batch, with the sizes of its blobs already cached.
+    private struct SubtreeDirectory {
+        let id: ObjectID
+        let entries: [TreeEntry]
+        let cachedSizes: [ObjectID: UInt64]
     }
 
-    /// Writes the size table of `tree`: sizes from the content store, else from `known`, else
-    /// unknown (UInt64.max, also for entries that are not blobs).
+    /// Learns the missing size tables of `trees` with one object-info request. Without
+    /// object-info, or when it fails, they stay unknown (and their blobs are not prefetched).
+    private func learnSizesQuietly(_ directories: [SubtreeDirectory]) {
+        let unknown = directories.filter { sizes(of: $0.id) == nil }
+        guard !unknown.isEmpty, let remote else { return }
+        let missing = unknown.flatMap { directory in
+            directory.entries.filter { $0.isBlob && directory.cachedSizes[$0.id] == nil }.map(\.id)
+        }
+        var answered: [ObjectID: UInt64] = [:]
+        if !missing.isEmpty {
+            BlockingHint.willBlock()
+            guard let sizes = try? remote.objectSizes(missing) else { return }
+            answered = sizes
+        }
+        for directory in unknown {
+            storeSizeTable(of: directory.id, entries: directory.entries, known: answered.merging(directory.cachedSizes) { a, _ in a })
+        }
+    }
+
+    /// Writes the size table of `tree`: sizes from `known`, else from the content store, else
+    /// unknown (UInt64.max, also for entries that are not blobs). A blob's size never changes,
+    /// so either source is right; `known` saves a stat.
     private func storeSizeTable(of tree: ObjectID, entries: [TreeEntry], known: [ObjectID: UInt64]) {
         let table = entries.map { entry -> UInt64 in
             guard entry.isBlob else { return UInt64.max }
-            return store.cachedBlobSize(entry.id) ?? known[entry.id] ?? UInt64.max
+            return known[entry.id] ?? store.cachedBlobSize(entry.id) ?? UInt64.max
         }
+        saveSizeTable(table, of: tree)
+    }
+
+    /// Persists a size table and drops its memoized copy.
+    private func saveSizeTable(_ table: [UInt64], of tree: ObjectID) {
         try? store.storeSizes(table, of: tree)
         forgetSizes(of: tree)
     }

@@ -24,10 +24,7 @@ extension OverlayFileSystem {
             // A small lower file is served from the page cache (see registerOpenFile), and a
             // warm one is never READ: open its host file only when a READ comes. Saves an
             // open, a stat and a close per open of a cached file (a build opening headers).
-            let handle = state.withLock { s in
-                s.table[inode]?.openHandles += 1
-                return s.handles.insert(OpenFile(node: inode, descriptor: nil, layer: node.layer, backing: nil, lowerPath: path))
-            }
+            let handle = insertHandle(OpenFile(node: inode, descriptor: nil, layer: node.layer, backing: nil, lowerPath: path))
             return OpenResult(handle: handle, flags: [.keepCache])
         }
         if writing, node.layer != 0 {
@@ -73,11 +70,16 @@ extension OverlayFileSystem {
                 break  // READ/WRITE replies with the normal page cache
             }
         }
-        let handle = state.withLock { s in
-            s.table[id]?.openHandles += 1
-            return s.handles.insert(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing))
-        }
+        let handle = insertHandle(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing))
         return OpenResult(handle: handle, flags: flags, backingID: backing)
+    }
+
+    /// Registers an open file as a handle; its node stays alive until the handle is released.
+    private func insertHandle(_ file: OpenFile) -> FileHandleID {
+        state.withLock { s in
+            s.table[file.node]?.openHandles += 1
+            return s.handles.insert(file)
+        }
     }
 
     /// The outcome of asking for a passthrough backing file.

@@ -198,13 +198,20 @@ public struct Commit: Sendable {
 extension TreeEntry {
     /// Git's tree order: names compared bytewise, each as if followed by "/" (directories) or
     /// by a byte below every name byte (everything else).
-    static func gitPrecedes(_ a: [UInt8], aIsDirectory: Bool, _ b: [UInt8], bIsDirectory: Bool) -> Bool {
-        let common = min(a.count, b.count)
-        for position in 0..<common where a[position] != b[position] { return a[position] < b[position] }
-        let nextA: UInt8 = a.count > common ? a[common] : (aIsDirectory ? 0x2f : 0)
-        let nextB: UInt8 = b.count > common ? b[common] : (bIsDirectory ? 0x2f : 0)
-        if nextA != nextB { return nextA < nextB }
-        return a.count < b.count  // equal up to here: only equal keys, or a prefix ended by its marker
+    /// Generic so a lookup can search for a path component (a slice) without copying it.
+    static func gitPrecedes<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, aIsDirectory: Bool,
+                                                                       _ b: B, bIsDirectory: Bool) -> Bool {
+        let markerA: UInt8 = aIsDirectory ? 0x2f : 0
+        let markerB: UInt8 = bIsDirectory ? 0x2f : 0
+        var bytesA = a.makeIterator(), bytesB = b.makeIterator()
+        while true {
+            switch (bytesA.next(), bytesB.next()) {
+            case let (x?, y?): if x != y { return x < y }
+            case let (x?, nil): return x < markerB  // equal would need a '/' or NUL in a name
+            case let (nil, y?): return markerA <= y
+            case (nil, nil): return markerA < markerB
+            }
+        }
     }
 
     var isDirectoryInTreeOrder: Bool { kind == .directory }
@@ -227,18 +234,17 @@ extension Array where Element == TreeEntry {
     /// The index of the entry called `name` in entries in git's order: a binary search for it
     /// as a non-directory, then as a directory.
     func gitIndex<Name: Collection<UInt8>>(of name: Name) -> Int? {
-        let key = [UInt8](name)
         for asDirectory in [false, true] {
             var low = 0, high = count
             while low < high {
                 let middle = (low + high) / 2
-                if TreeEntry.gitPrecedes(self[middle].name, aIsDirectory: self[middle].isDirectoryInTreeOrder, key, bIsDirectory: asDirectory) {
+                if TreeEntry.gitPrecedes(self[middle].name, aIsDirectory: self[middle].isDirectoryInTreeOrder, name, bIsDirectory: asDirectory) {
                     low = middle + 1
                 } else {
                     high = middle
                 }
             }
-            if low < count, self[low].name == key, self[low].isDirectoryInTreeOrder == asDirectory { return low }
+            if low < count, self[low].name.elementsEqual(name), self[low].isDirectoryInTreeOrder == asDirectory { return low }
         }
         return nil
     }
