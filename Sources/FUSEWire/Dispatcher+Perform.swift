@@ -54,6 +54,8 @@ extension Dispatcher {
             try fs.rename(ctx, parent: node, name: name, newParent: newParent, newName: newName, flags: flags)
         case .link(let oldNode, let newName):
             w.entry(try fs.link(ctx, inode: oldNode, newParent: node, newName: newName), timeouts: timeouts)
+        case .open where configuration.noOpen:
+            throw .noFunction  // the kernel sets no_open and opens files without asking
         case .open(let flags, let killSetIDBits):
             let opened = try fs.open(ctx, inode: node, flags: flags)
             if killSetIDBits && flags & 0o1000 != 0  /* O_TRUNC */ { try fs.dropSetIDBits(ctx, inode: node, handle: opened.handle) }

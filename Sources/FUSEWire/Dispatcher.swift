@@ -108,7 +108,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
                 return .destroyed
             }
         } catch {
-            if error == .ioError || error == .noFunction && request.isImplemented {
+            if error == .ioError || error == .noFunction && request.isImplemented(noOpen: configuration.noOpen) {
                 logger.warning("fuse request failed", metadata: ["fuse.opcode": "\(header.opcode)", "inode": "\(header.nodeID)", "errno": "\(error)"])
             }
             sink.send(writer.finishError(error.rawValue))
@@ -182,8 +182,9 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
 
 extension FUSERequest {
     /// False for opcodes we answer ENOSYS on purpose (so their ENOSYS is not logged).
-    var isImplemented: Bool {
+    func isImplemented(noOpen: Bool) -> Bool {
         switch body {
+        case .open: return !noOpen
         case .unsupported: return false
         case .flush: return false  // ENOSYS on purpose: the kernel then stops sending FLUSH
         case .opendir: return false  // a filesystem without per-open listing state answers ENOSYS

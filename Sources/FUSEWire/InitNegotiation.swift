@@ -33,6 +33,11 @@ public struct InitConfiguration: Sendable {
     public var congestionThreshold: UInt16 = 48
     public var writebackCache = false
     public var passthrough = true
+    /// Answer OPEN with ENOSYS, so the kernel stops sending OPEN and RELEASE for files
+    /// (fc->no_open) and READ/WRITE arrive with file handle 0. No round trip per open, and
+    /// the kernel keeps each file's page cache across opens; but with no OPEN reply there is
+    /// no passthrough, and O_TRUNC must come as a SETATTR, so ATOMIC_O_TRUNC is not asked for.
+    public var noOpen = false
     public var timeouts = CacheTimeouts()
 
     public init() {}
@@ -65,8 +70,9 @@ extension InitConfiguration {
         var wanted: InitFlags = [.asyncRead, .atomicOTrunc, .exportSupport, .bigWrites, .autoInvalData,
                                  .doReaddirplus, .readdirplusAuto, .asyncDIO, .parallelDirops, .maxPages,
                                  .cacheSymlinks, .handleKillPrivV2, .initExt]
+        if noOpen { wanted.remove(.atomicOTrunc) }
         if writebackCache { wanted.insert(.writebackCache) }
-        else if passthrough { wanted.insert(.passthrough) }
+        else if passthrough && !noOpen { wanted.insert(.passthrough) }
         var flags = wanted.intersection(offered)
         if !flags.contains(.initExt) { flags.remove(.passthrough) }
         return Negotiated(minor: min(kernelMinor, Self.implementedMinor), flags: flags, maxWrite: maxWrite,

@@ -20,6 +20,8 @@ struct ReadyFile {
     let node: InodeNumber
     let descriptor: FileDescriptor
     let layer: LayerIndex
+    /// Holds a node's shared descriptor open while a request uses it (handle-less I/O).
+    var keepAlive: NodeDescriptor? = nil
 }
 
 /// Handle ids to handles. Kept inside the overlay's Mutex.

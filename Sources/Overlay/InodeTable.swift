@@ -44,6 +44,11 @@ struct Node {
     /// The passthrough backing file registered for this node, shared by its open handles
     /// (the kernel refuses a second, different backing file for an inode in use).
     var backing: (id: BackingID, layer: LayerIndex, users: Int)?
+    /// The descriptor for handle-less I/O (OverlayOptions.noOpen), if one is cached.
+    var descriptor: NodeDescriptor? = nil
+    /// A lower file's path from before it lost its last name (noOpen mode): its data is still
+    /// there for a program that has it open.
+    var detachedLowerPath: [UInt8]? = nil
 
     /// Layers to search for this directory's children, in order.
     var directoryLayers: [LayerIndex] { [layer] + lowerDirectories }
@@ -163,6 +168,11 @@ struct InodeTable {
             path.append(contentsOf: name)
         }
         return path
+    }
+
+    /// Closes every node's handle-less descriptor (session end).
+    mutating func dropNodeDescriptors() {
+        for id in Array(nodes.keys) where nodes[id]?.descriptor != nil { nodes[id]?.descriptor = nil }
     }
 
     /// Number of live nodes (for statistics and tests).

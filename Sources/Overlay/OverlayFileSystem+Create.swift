@@ -67,7 +67,9 @@ extension OverlayFileSystem {
     public func create(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult) {
         let (entry, descriptor) = try changingNamespace(in: [parent]) { () throws(Errno) -> (Entry, FileDescriptor) in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
-            let openFlags = hostOpenFlags(flags) | O_CREAT_VALUE | O_EXCL_VALUE
+            // Without OPEN (noOpen) the descriptor becomes the node's, for reads as well as writes.
+            let accessFlags = options.noOpen ? (hostOpenFlags(flags) & ~O_ACCMODE_VALUE) | O_RDWR_VALUE : hostOpenFlags(flags)
+            let openFlags = accessFlags | O_CREAT_VALUE | O_EXCL_VALUE
             let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode & 0o7777)
             do throws(Errno) {
                 return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode), fd)
@@ -75,6 +77,12 @@ extension OverlayFileSystem {
                 fd.closeQuietly()
                 throw error
             }
+        }
+        if options.noOpen {
+            // Handle 0: the kernel sends no RELEASE once it stopped sending OPEN, so a real
+            // handle would never be freed.
+            storeNodeDescriptor(NodeDescriptor(descriptor, layer: 0, writable: true), for: entry.inode)
+            return (entry, OpenResult(handle: FileHandleID(0)))
         }
         do throws(Errno) {
             return (entry, try registerOpenFile(ctx, node: entry.inode, descriptor: descriptor, layer: 0))

@@ -136,7 +136,7 @@ extension OverlayFileSystem {
 
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                      into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: false)
         var total = 0
         if BlockingHint.isInstalled {
             // What the page cache holds is answered at once; a read that has to wait for the
@@ -161,7 +161,7 @@ extension OverlayFileSystem {
 
     public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                       data: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         var total = 0
         while total < data.count {
@@ -173,13 +173,14 @@ extension OverlayFileSystem {
     /// READ straight into a transport's buffers (virtiofs guest memory) with preadv.
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                      into destination: IOVectors) throws(Errno) -> Int {
-        try openFile(handle).descriptor.read(into: destination.vectors, at: Int64(offset))
+        let file = try file(handle, inode: inode, writing: false)
+        return try file.descriptor.read(into: destination.vectors, at: Int64(offset))
     }
 
     /// WRITE straight from a transport's buffers with pwritev.
     public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                       from source: IOVectors) throws(Errno) -> Int {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         return try file.descriptor.write(from: source.vectors, at: Int64(offset))
     }
@@ -214,24 +215,24 @@ extension OverlayFileSystem {
     }
 
     public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: false)
         if file.layer == 0 { try file.descriptor.synchronize(dataOnly: dataOnly) }
     }
 
     public func allocate(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, length: UInt64, mode: UInt32) throws(Errno) {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         try file.descriptor.allocate(mode: Int32(bitPattern: mode), offset: Int64(offset), length: Int64(length))
     }
 
     public func seek(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, whence: UInt32) throws(Errno) -> UInt64 {
-        let file = try openFile(handle)
+        let file = try file(handle, inode: inode, writing: false)
         return UInt64(try file.descriptor.seek(offset: Int64(offset), whence: Int32(whence)))
     }
 
     public func copyRange(_ ctx: RequestContext, inode: InodeNumber, _ range: RequestBody.CopyFileRange) throws(Errno) -> Int {
-        let input = try openFile(range.inputHandle)
-        let output = try openFile(range.outputHandle)
+        let input = try file(range.inputHandle, inode: inode, writing: false)
+        let output = try file(range.outputHandle, inode: range.outputNode, writing: true)
         guard output.layer == 0 else { throw .badFileDescriptor }
         return try input.descriptor.copyRange(to: output.descriptor, inputOffset: Int64(range.inputOffset),
                                               outputOffset: Int64(range.outputOffset), length: Int(min(range.length, 1 << 30)))
@@ -244,11 +245,16 @@ extension OverlayFileSystem {
         } catch .staleNFSFileHandle {
             // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
             // is left, so change the file through one of its open descriptors.
-            guard let fd = state.withLock({ $0.handles.anyDescriptor(of: inode, upperOnly: true) }) else { throw .staleNFSFileHandle }
+            let kept = state.withLock { s in s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil } }
+            guard let fd = state.withLock({ $0.handles.anyDescriptor(of: inode, upperOnly: true) }) ?? kept?.descriptor else {
+                throw .staleNFSFileHandle
+            }
+            defer { withExtendedLifetime(kept) {} }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }
         let (node, stat) = try hostStat(inode)
-        let handleFD = changes.handle.flatMap { try? openFile($0) }.flatMap { $0.layer == 0 ? $0.descriptor : nil }
+        // Handle 0 is no handle (noOpen mode): the path serves.
+        let handleFD = changes.handle.flatMap { $0.rawValue == 0 ? nil : try? openFile($0) }.flatMap { $0.layer == 0 ? $0.descriptor : nil }
         if changes.uid != nil || changes.gid != nil {
             try upper.root.changeOwner(at: path, uid: changes.uid ?? UInt32.max, gid: changes.gid ?? UInt32.max)
         }

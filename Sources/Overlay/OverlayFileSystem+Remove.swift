@@ -32,6 +32,7 @@ extension OverlayFileSystem {
     private func removeVisible(_ name: [UInt8], in parent: InodeNumber, directory: Node, path: [UInt8], target: Resolved) throws(Errno) {
         let needsWhiteout = lowerHasEntry(name, in: path, layers: directory.directoryLayers)
         let childPath = join(path, name)
+        if target.stat.fileType != .directory { keepUnlinkedReachable(parent: parent, name: name, path: childPath) }
         if target.layer == 0 {
             // A crash between these two steps shows the lower copy again; it never loses data.
             try upper.root.remove(at: childPath, directory: target.stat.fileType == .directory)

@@ -15,6 +15,7 @@ import SystemPackage
 struct OverlayState {
     var table: InodeTable
     var handles = HandleTable()
+    var nodeDescriptors = NodeDescriptorQueue()
 }
 
 /// Options for an overlay mount.
@@ -25,6 +26,9 @@ public struct OverlayOptions: Sendable {
     /// stops sending them (virtiofsd's default): no GETXATTR of security.capability before
     /// each write and chown, at the price of no xattrs in the mount.
     public var extendedAttributes = true
+    /// The session answers OPEN with ENOSYS (InitConfiguration.noOpen): CREATE returns handle 0
+    /// and file I/O runs on per-node descriptors (OverlayFileSystem+NoOpen).
+    public var noOpen = false
     public init() {}
 }
 
@@ -136,6 +140,8 @@ public final class OverlayFileSystem: FileSystem {
         }
         if let path, let stat = try? layer(node.layer).stat(path) { return (node, stat) }
         if let fd = state.withLock({ $0.handles.anyDescriptor(of: id) }) { return (node, try fd.stat()) }
+        if let kept = node.descriptor, kept.layer == node.layer { return (node, try kept.descriptor.stat()) }
+        if let lowerPath = node.detachedLowerPath, node.layer != 0 { return (node, try layer(node.layer).stat(lowerPath)) }
         throw .noSuchFileOrDirectory
     }
 
@@ -161,7 +167,10 @@ public final class OverlayFileSystem: FileSystem {
     }
 
     public func destroy() {
-        let open = state.withLock { $0.handles.removeAll() }
+        let open = state.withLock { s in
+            s.table.dropNodeDescriptors()
+            return s.handles.removeAll()
+        }
         for file in open { file.descriptor?.closeQuietly() }
     }
 }

@@ -43,6 +43,9 @@ extension OverlayFileSystem {
             let sourcePath = try copyUpForRename(parent: parent, name: name, resolved: source)
             try copyUp(newParent)
             let targetPath = join(targetDirectoryPath, newName)
+            if let target, target.stat.fileType != .directory {
+                keepUnlinkedReachable(parent: newParent, name: newName, path: targetPath)
+            }
             if let existing = try? upper.stat(targetPath), OverlayFormat.isWhiteout(existing) {
                 try upper.root.remove(at: targetPath, directory: false)
             }

@@ -28,7 +28,7 @@ struct HostMountRunner {
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
         var fuseLogger = logger
         fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
-        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, extendedAttributes: settings.stack.extendedAttributes, logger: fuseLogger)
+        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, stack: settings.stack, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends
@@ -36,6 +36,7 @@ struct HostMountRunner {
         var configuration = InitConfiguration()
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache
+        configuration.noOpen = settings.stack.noOpen
         configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
         let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,

@@ -22,6 +22,8 @@ struct OverlayStackSettings: Sendable {
     var attributeTimeout: Double
     var entryTimeout: Double
     var extendedAttributes: Bool
+    /// Answer OPEN with ENOSYS (InitConfiguration.noOpen).
+    var noOpen: Bool
     var logLevel: Logger.Level
     var logFile: String?
 }
@@ -42,6 +44,7 @@ struct HostMountSettings: Sendable {
         if !passthrough { args.append("--no-passthrough") }
         if writebackCache { args.append("--writeback-cache") }
         if !stack.extendedAttributes { args.append("--no-xattr") }
+        if stack.noOpen { args.append("--no-open") }
         if let logFile = stack.logFile { args += ["--log-file", logFile] }
         if let repository {
             args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,

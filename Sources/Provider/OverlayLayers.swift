@@ -36,10 +36,11 @@ struct OverlayLayers {
     }
 
     /// A new overlay over these layers (each virtiofs connection gets its own inode table).
-    func fileSystem(passthrough: Bool, extendedAttributes: Bool, logger: Logger) throws -> OverlayFileSystem {
+    func fileSystem(passthrough: Bool, stack: OverlayStackSettings, logger: Logger) throws -> OverlayFileSystem {
         var options = OverlayOptions()
-        options.passthrough = passthrough
-        options.extendedAttributes = extendedAttributes
+        options.passthrough = passthrough && !stack.noOpen
+        options.extendedAttributes = stack.extendedAttributes
+        options.noOpen = stack.noOpen
         return try OverlayFileSystem(upper: upper, lowers: lowers, options: options, logger: logger)
     }
 }

@@ -60,6 +60,9 @@ struct ScorpioProvider: ParsableCommand {
     @Flag(help: "Answer ENOSYS to extended attribute requests, so the kernel stops sending them (as virtiofsd without --xattr): no GETXATTR before each write and chown, and no xattrs in the workspace.")
     var noXattr = false
 
+    @Flag(help: "Answer OPEN with ENOSYS: the kernel opens files without asking the daemon and keeps their page cache across opens (no round trip per open, warm reads at native speed), and reads and writes go through the daemon (no passthrough).")
+    var noOpen = false
+
     @Flag(help: "Let the kernel cache writes (turns passthrough off: the kernel allows only one of them).")
     var writebackCache = false
 
@@ -107,7 +110,7 @@ struct ScorpioProvider: ParsableCommand {
             upper: upper ?? HostMountSettings.freshUpper(in: cacheDirectory),
             lowers: (lower ?? "").split(separator: ":").map(String.init), repository: repository,
             attributeTimeout: attrTimeout, entryTimeout: entryTimeout, extendedAttributes: !noXattr,
-            logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
+            noOpen: noOpen, logLevel: Logger.Level(rawValue: logLevel)!, logFile: logFile)
         if let virtiofs {
             let settings = VirtioFSSettings(socketPath: virtiofs, stack: stack, requestQueues: queues, persist: persist)
             throw ExitCode(VirtioFSRunner(settings: settings).run())

@@ -50,11 +50,12 @@ struct VirtioFSRunner {
         }
         var configuration = InitConfiguration()
         configuration.passthrough = false  // the guest's kernel cannot open our files
+        configuration.noOpen = settings.stack.noOpen
         configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         var failure: Error?
         server.serve {
             do {
-                let fileSystem = try layers.fileSystem(passthrough: false, extendedAttributes: settings.stack.extendedAttributes, logger: logger)
+                let fileSystem = try layers.fileSystem(passthrough: false, stack: settings.stack, logger: logger)
                 let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: nil, logger: logger)
                 return VirtioFSServer.Session(
                     makeHandler: { FUSEChainHandler(dispatcher: dispatcher, logger: logger) },

@@ -9,9 +9,12 @@ import Testing
 @Suite(.serialized)
 struct MountScriptTests {
     @Test func posixBehaviourSuite() throws { try runScript("posix_suite.sh") }
+    @Test func posixBehaviourSuiteWithoutOpen() throws { try runScript("posix_suite.sh", arguments: ["--no-open"]) }
+    @Test func noOpenKeepsOpensAndReleasesOutOfTheDaemon() throws { try runScript("no_open.sh") }
     @Test func kernelOverlayfsReadsTheSameTree() throws { try runScript("overlayfs_compat.sh") }
     @Test func passthroughKeepsReadsAndWritesOutOfTheDaemon() throws { try runScript("passthrough.sh") }
     @Test func fsyncedDataSurvivesDaemonKill() throws { try runScript("crash_recovery.sh") }
+    @Test func fsyncedDataSurvivesDaemonKillWithoutOpen() throws { try runScript("crash_recovery.sh", arguments: ["--no-open"]) }
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
     @Test func normalUserMountsThroughFusermount3() throws { try runScript("unprivileged.sh") }
@@ -22,10 +25,10 @@ struct MountScriptTests {
 /// Runs one script, failing the test with its whole output when it reports a failure. It is
 /// started with posix_spawn and an empty signal mask (ChildProcess): the test runner blocks
 /// some signals, and a script inheriting that mask could not stop the servers it started.
-func runScript(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func runScript(_ name: String, arguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("scripts/\(name)").path
     let (readEnd, writeEnd) = try makePipe()
-    let child = try ChildProcess.spawn(["/bin/bash", script], environment: currentEnvironment(),
+    let child = try ChildProcess.spawn(["/bin/bash", script] + arguments, environment: currentEnvironment(),
                                        descriptors: [(writeEnd, 1), (writeEnd, 2)])
     writeEnd.closeQuietly()
     let output = FileHandle(fileDescriptor: readEnd.rawValue, closeOnDealloc: true).readDataToEndOfFile()

@@ -102,7 +102,7 @@ struct OverlayFixture {
     let lowerRoots: [String]
     let overlay: OverlayFileSystem
 
-    init(upper: LayerContents = [:], lowers: [LayerContents]) throws {
+    init(upper: LayerContents = [:], lowers: [LayerContents], options: OverlayOptions = OverlayOptions()) throws {
         let temporary = NSTemporaryDirectory()
         let base = (temporary.hasSuffix("/") ? temporary : temporary + "/") + "scorpio-overlay-\(UUID().uuidString)"
         let upperRoot = base + "/upper"
@@ -119,7 +119,7 @@ struct OverlayFixture {
             for (index, root) in lowerRoots.enumerated() {
                 lowerLayers.append(try HostDirectoryLayer(path: root, name: "lower \(index + 1)"))
             }
-            overlay = try OverlayFileSystem(upper: upperLayer, lowers: lowerLayers, options: OverlayOptions(), logger: quietLogger)
+            overlay = try OverlayFileSystem(upper: upperLayer, lowers: lowerLayers, options: options, logger: quietLogger)
         } catch {
             try? FileManager.default.removeItem(atPath: base)
             throw error

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SIGKILL of the daemon in the middle of writes: everything fsync acknowledged is in UPPER,
 # `scorpio-provider unmount` cleans the stale mount point, and a new mount serves the data.
+# Arguments are passed to both mounts (MountScriptTests runs it again with --no-open).
 source "$(dirname "$0")/lib.sh"
 preflight
 new_workdir
 L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
 mkdir -p "$L" "$M"
 echo base > "$L/base.txt"
-mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L" || exit 1
+mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L" "$@" || exit 1
 # A writer appends 4 KiB records and fsyncs each one, reporting the count it got acknowledged.
 python3 - "$M/journal.bin" "$WORK/acked" <<'PY' &
 import os, sys
@@ -40,7 +41,7 @@ for i in range(acked):
 check "stale mount is reported" sh -c "! stat '$M' >/dev/null 2>&1"
 check "scorpio-provider unmount cleans the stale mount" "$BIN" unmount "$M"
 check "mount point is free again" sh -c "! grep -q ' $M ' /proc/mounts"
-mount_scorpio "$M" "$WORK/daemon2.log" --upper "$UP" --lower "$L" || exit 1
+mount_scorpio "$M" "$WORK/daemon2.log" --upper "$UP" --lower "$L" "$@" || exit 1
 check "remount serves the journal" test "$(stat -c %s "$M/journal.bin")" -ge $((ACKED * 4096))
 expect_eq "remount serves lower files" "base" "$(cat "$M/base.txt")"
 unmount_scorpio "$M"

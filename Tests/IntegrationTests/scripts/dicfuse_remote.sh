@@ -232,6 +232,15 @@ mount_scorpio "$M" "$WORK/local.log" --repo "$WORK/src" --cache "$WORK/cache-loc
 expect_eq "a local work tree mounts as a repository" "plain file" "$(cat "$M/plain.txt")"
 unmount_scorpio "$M"
 
+# --no-open: files are opened by the kernel alone and read through handle-less READs, which
+# fetch blobs on a cold cache as OPEN did.
+mount_scorpio "$M" "$WORK/noopen.log" --repo "file://$R" --cache "$WORK/cache-noopen" --upper "$WORK/up-noopen" --prefetch none --no-open || exit 1
+check "--no-open: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
+echo change >> "$M/plain.txt"
+check "--no-open: a write copies the file up" grep -q change "$WORK/up-noopen/plain.txt"
+unmount_scorpio "$M"
+expect_eq "--no-open: no request failed (daemon log)" "0" "$(grep -c 'fuse request failed.*errno' "$WORK/noopen.log")"
+
 # --trees lazy: the mount fetches the commit and its root tree; each directory's tree comes on
 # its first lookup.
 trees_fetched() { grep -c "fetched tree" "$1" || true; }

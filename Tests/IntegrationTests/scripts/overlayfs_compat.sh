@@ -10,7 +10,7 @@ mkdir -p "$L1/src/lib" "$L1/docs" "$L2/src/extra" "$L2/old" "$M" "$K" "$W"
 for i in $(seq 20); do echo "lib $i" > "$L1/src/lib/f$i.c"; done
 echo readme > "$L1/docs/README"; echo extra > "$L2/src/extra/e.c"; echo old > "$L2/old/gone.txt"
 echo top > "$L1/top.txt"; echo hidden > "$L2/top.txt"; ln -s docs/README "$L1/readme-link"
-mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" || exit 1
+mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 (
     set -e
     cd "$M"
@@ -54,7 +54,7 @@ mount -t overlay overlay -o "lowerdir=$L1:$L2,upperdir=$UP,workdir=$W" "$K" || e
 tree_listing "$K" > "$WORK/kernel2.txt"
 umount "$K"
 rm -rf "$W"/* 2>/dev/null
-mount_scorpio "$M" "$WORK/daemon2.log" --upper "$UP" --lower "$L1:$L2" || exit 1
+mount_scorpio "$M" "$WORK/daemon2.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 tree_listing "$M" > "$WORK/ours2.txt"
 unmount_scorpio "$M"
 check "scorpio reads an upper written by kernel overlayfs identically" diff "$WORK/kernel2.txt" "$WORK/ours2.txt"

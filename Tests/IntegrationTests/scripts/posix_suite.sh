@@ -2,6 +2,8 @@
 # POSIX behaviour through a real /dev/fuse mount of the overlay: file and directory operations,
 # copy-up preserving metadata, whiteouts and opaque directories in the upper, a sparse 1 GiB
 # file, O_APPEND/O_TRUNC, concurrent writers, git and a parallel make inside the mount.
+# Arguments are passed to the mount (MountScriptTests runs it again with --no-open).
+# Arguments are passed to the mount (MountScriptTests runs it again with --no-open).
 source "$(dirname "$0")/lib.sh"
 preflight
 new_workdir
@@ -17,7 +19,7 @@ printf 'x%.0s' $(seq 100) > "$L1/meta.txt"
 chmod 640 "$L1/meta.txt"; chown 1234:2345 "$L1/meta.txt"; touch -d '2001-02-03 04:05:06' "$L1/meta.txt"
 setfattr -n user.origin -v lower "$L1/meta.txt"
 ln -s file.txt "$L1/link"
-mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" || exit 1
+mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
 
 # Lookup order and merge
