@@ -4,6 +4,7 @@
 #   - time to the first `ls` after a cold mount vs a full `git clone` and a
 #     `git clone --filter=blob:none --no-checkout` + `git checkout` of the same commit;
 #   - remount with a warm cache (page cache hot, and after drop_caches);
+#   - warm reads again on a --no-open remount of the same cache (no OPEN round trips);
 #   - reading every file (`tar -cf - . | cat`) cold, batched by --prefetch siblings or by
 #     `scorpio-provider prefetch`, vs warm, vs the same tar over the full clone's work tree;
 #   - bytes over loopback for each (the script runs in a private network namespace, so the
@@ -577,6 +578,20 @@ for variant in $READS; do
         if ((warm_bytes > 0)); then issue "sc-warm: warm reads moved $warm_bytes bytes over loopback (expected none)"; fi
         HWM[warm]=$(daemon_hwm)
         CUR=sc-verify; verify_tree "$SC_MNT" "$FULL"
+        # The same cache remounted with --no-open: the kernel opens files without asking the
+        # daemon and keeps their page cache across opens.
+        CUR=sc-warm-noopen; sc_unmount
+        if sc_mount warm-noopen "$c" --prefetch none --no-open; then
+            log "=== scorpio --no-open: read every file warm"
+            run_t bash -c "$SH_TAR" _ "$SC_MNT"    # warm-up: fills this mount's page cache
+            vals=()
+            for ((r = 1; r <= REPS; r++)); do run_t bash -c "$SH_TAR" _ "$SC_MNT"; vals+=("$T_LAST"); record sc-warm-noopen "$r" "$T_LAST"; done
+            finish sc-warm-noopen "${vals[@]}"
+            CUR=sc-warm-noopen-drop; vals=()
+            for ((r = 1; r <= REPS; r++)); do drop_caches; run_t bash -c "$SH_TAR" _ "$SC_MNT"; vals+=("$T_LAST"); record sc-warm-noopen-drop "$r" "$T_LAST"; done
+            finish sc-warm-noopen-drop "${vals[@]}"
+            CUR=sc-verify-noopen; verify_tree "$SC_MNT" "$FULL"
+        fi
     fi
     CUR=sc-$tag; sc_unmount
     rm -rf --one-file-system "$c"
@@ -643,6 +658,8 @@ CF=${RES[clone-full]}
     done
     echo "| scorpio warm (cache and page cache hot) | $(sec sc-warm) | | $(ratio "${RES[sc-warm]:-}" "${RES[native-warm]}") | $(mib "${BYT[sc-warm]:-}") | | daemon VmHWM ${HWM[warm]:-?} |"
     echo "| scorpio warm cache, page cache dropped | $(sec sc-warm-drop) | | $(ratio "${RES[sc-warm-drop]:-}" "${RES[native-drop]}") | | | vs native with page cache dropped |"
+    echo "| scorpio \`--no-open\` warm (cache and page cache hot) | $(sec sc-warm-noopen) | | $(ratio "${RES[sc-warm-noopen]:-}" "${RES[native-warm]}") | | | no OPEN/RELEASE round trips |"
+    echo "| scorpio \`--no-open\` warm cache, page cache dropped | $(sec sc-warm-noopen-drop) | | $(ratio "${RES[sc-warm-noopen-drop]:-}" "${RES[native-drop]}") | | | vs native with page cache dropped |"
     echo
     echo "## Bytes fetched vs repository size"
     echo
@@ -685,6 +702,11 @@ CF=${RES[clone-full]}
     a=${RES[sc-warm-drop]:-}
     if have "$a" "${RES[native-drop]}"; then r=$(ratio "$a" "${RES[native-drop]}"); m=$(met "$r <= $NATIVE_TOL"); r+=x; else r=–; m=–; fi
     echo "| (same, page cache dropped) | $(fmt_secs "$a") vs $(fmt_secs "${RES[native-drop]}"): $r | $m |"
+    for mode in "" -drop; do
+        a=${RES[sc-warm-noopen$mode]:-}; n=${RES[native${mode:--warm}]}
+        if have "$a" "$n"; then r=$(ratio "$a" "$n"); m=$(met "$r <= $NATIVE_TOL"); r+=x; else r=–; m=–; fi
+        echo "| (same with \`--no-open\`, page cache $([[ -z $mode ]] && echo hot || echo dropped)) | $(fmt_secs "$a") vs $(fmt_secs "$n"): $r | $m |"
+    done
     echo
     if [[ -s $ISSUES_FILE ]]; then
         echo "Issues seen during the run (bench/out/dicfuse-issues.txt):"

@@ -46,13 +46,19 @@ extension DicfuseLayer {
     /// clone; the bound keeps a single cold read cheap (at most 2 MiB more).
     static let subtreeBlobLimit = 128
     static let subtreeByteLimit: UInt64 = 2 << 20
-    /// A miss within this long of the previous one means a walk (tar, grep -r, a build going
-    /// through a tree): the batch then also takes the directory's siblings and their subtrees,
-    /// up to a full batch and `walkByteLimit`. A cold `tar` of the benchmark tree made 4,721
-    /// requests with the narrow reach alone.
+    /// A miss within this long of the previous batch means a walk (tar, grep -r, a build going
+    /// through a tree): the batch then also takes the directory's siblings and their subtrees.
+    /// A cold `tar` of the benchmark tree made 4,721 requests with the narrow reach alone.
     static let walkWindowNanoseconds: Int64 = 1_000_000_000
-    static let walkByteLimit: UInt64 = 16 << 20
-    /// At most this many directories are looked at per batch (each costs a stat per blob).
+    /// A walk's batches grow like the kernel's readahead window: each takes twice the blobs of
+    /// the one before, up to these bounds (16 MiB of content per 256 blobs). The server spends
+    /// about 30 ms per request whatever its size, so a cold `tar` of 45,058 blobs with fixed
+    /// 256-blob batches made 1,476 requests and spent most of its 50 s waiting for them.
+    static let walkBlobLimit = 4096
+    static let walkBytesPer256Blobs: UInt64 = 16 << 20
+    static let walkByteLimit: UInt64 = 64 << 20  // what one bulk prefetch batch may hold in memory
+    /// At most this many directories are looked at per batch (each costs a stat per blob);
+    /// a walk's batch may look at as many as it may take blobs.
     static let subtreeDirectoryLimit = 256
 
     /// The size of blob `index` of `parent`.
@@ -147,6 +153,7 @@ extension DicfuseLayer {
         case .wait(let waiter):
             if let error = waiter.wait() { throw error }
         case .fetch(let waiter, let claimed):
+            defer { lastSiblingPrefetch.store(monotonicNanoseconds(), ordering: .relaxed) }  // a walk's next miss comes after this fetch
             try fetchClaimed(claimed, waiter: waiter, path: path)
         }
     }
@@ -204,6 +211,8 @@ extension DicfuseLayer {
         guard prefetch != .none, let entries = try? tree(parent) else { return [] }
         let now = monotonicNanoseconds()
         let walking = now - lastSiblingPrefetch.exchange(now, ordering: .relaxed) < Self.walkWindowNanoseconds
+        let walkBlobs = walking ? walkBudget.load(ordering: .relaxed) : Self.batchLimit
+        walkBudget.store(walking ? min(walkBlobs * 2, Self.walkBlobLimit) : Self.batchLimit, ordering: .relaxed)
         var result: [ObjectID] = []
         var subdirectories: [ObjectID] = []
         for (entry, size) in zip(entries, blobSizes(of: parent, entries: entries)) where entry.id != id {
@@ -216,11 +225,12 @@ extension DicfuseLayer {
         // for them are learned in one object-info request first (no blob is fetched blind).
         // During a walk, the directories next to this one and below them come too.
         let roots = walking ? subdirectories + neighbourDirectories(of: path, excluding: parent) : subdirectories
-        let blobBudget = walking ? Self.batchLimit : Self.subtreeBlobLimit
-        let below = subtreeDirectories(under: roots, blobLimit: blobBudget)
+        let blobBudget = walking ? walkBlobs : Self.subtreeBlobLimit
+        let below = subtreeDirectories(under: roots, blobLimit: blobBudget,
+                                       directoryLimit: walking ? max(Self.subtreeDirectoryLimit, walkBlobs) : Self.subtreeDirectoryLimit)
         learnSizesQuietly(below)
-        let limit = min(Self.batchLimit - 1, result.count + blobBudget)
-        let byteLimit = walking ? Self.walkByteLimit : Self.subtreeByteLimit
+        let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + blobBudget)
+        let byteLimit = walking ? min(Self.walkByteLimit, Self.walkBytesPer256Blobs * UInt64(walkBlobs / Self.batchLimit)) : Self.subtreeByteLimit
         var bytes: UInt64 = 0
         for directory in below {
             for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
@@ -255,11 +265,11 @@ extension DicfuseLayer {
     /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
     /// Each blob is looked up in the content store once here; the sizes found are kept so the
     /// steps after need not stat the blobs again.
-    private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int) -> [SubtreeDirectory] {
+    private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int, directoryLimit: Int) -> [SubtreeDirectory] {
         var found: [SubtreeDirectory] = []
         var blobs = 0, visited = 0
         var queue = roots[...]
-        while blobs < blobLimit, visited < Self.subtreeDirectoryLimit, let directory = queue.popFirst() {
+        while blobs < blobLimit, visited < directoryLimit, let directory = queue.popFirst() {
             guard let children = try? knownTree(directory) else { continue }
             visited += 1
             var uncached = 0

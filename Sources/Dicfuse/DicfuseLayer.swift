@@ -33,9 +33,12 @@ public final class DicfuseLayer: ReadableLayer {
     /// once per stat of each of its files. Bounded like the tree cache.
     private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
-    /// When the last sibling prefetch was planned (CLOCK_MONOTONIC ns): misses in quick
-    /// succession mean a program is walking the tree, and prefetch then reaches wider.
+    /// When the last sibling batch was planned or finished (CLOCK_MONOTONIC ns): misses in
+    /// quick succession mean a program is walking the tree, and prefetch then reaches wider.
     let lastSiblingPrefetch = Atomic<Int64>(0)
+    /// Blobs the next batch of a walk may take: doubles with each batch of one walk, from
+    /// `batchLimit` to `walkBlobLimit`, and starts over when the walk ends.
+    let walkBudget = Atomic<Int>(DicfuseLayer.batchLimit)
 
     /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
     /// bounded whatever the repository's size (the store on disk keeps them all).

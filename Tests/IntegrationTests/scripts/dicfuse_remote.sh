@@ -287,6 +287,33 @@ cat "$M/dir/nested/big.bin" > /dev/null
 expect_eq "siblings: a large file is fetched on its own read" "$((DIR_BLOBS + 2))" "$(blobs_fetched "$WORK/sib.log")"
 unmount_scorpio "$M"
 
+# A long walk: its batches grow (256, 512, 1024... blobs, like readahead), so a cold read of
+# 2,000 files in 40 directories takes a handful of requests, not one per 256 files.
+(
+    set -e
+    mkdir -p "$WORK/wide-src"; cd "$WORK/wide-src"
+    git init -q -b main .
+    git config user.email t@example.com; git config user.name Tester
+    python3 -c '
+import os
+for d in range(1, 41):
+    os.makedirs(f"d{d:02}")
+    for f in range(1, 51):
+        open(f"d{d:02}/f{f:02}.txt", "w").write(f"{d:02}/{f:02}\n")'
+    git add -A; git commit -qm wide
+    git clone -q --bare "$WORK/wide-src" "$WORK/served/wide.git"
+    git -C "$WORK/served/wide.git" config uploadpack.allowFilter true
+    git -C "$WORK/served/wide.git" config uploadpack.allowAnySHA1InWant true
+    git -C "$WORK/served/wide.git" config transfer.advertiseObjectInfo true
+) || { echo "FAIL: cannot build the wide repository"; exit 1; }
+mount_scorpio "$M" "$WORK/wide.log" --repo "git://127.0.0.1:$PORT/wide.git" --cache "$WORK/cache-wide" --upper "$WORK/up-wide" --prefetch siblings || exit 1
+check "long walk: tar reads all 2,000 files" sh -c "tar -cf - -C '$M' . | tar -tvf - | grep -c '\.txt$' | grep -qx 2000"
+expect_eq "long walk: a file's content" "17/33" "$(cat "$M/d17/f33.txt")"
+expect_eq "long walk: every blob fetched once" "2000" "$(blobs_fetched "$WORK/wide.log")"
+requests=$(grep -c 'fetched blobs' "$WORK/wide.log")
+check "long walk: growing batches ($requests requests; fixed 256-blob batches need 9)" test "$requests" -le 6
+unmount_scorpio "$M"
+
 # A miss soon after another is a walk: the batch also takes the neighbouring directories.
 mount_scorpio "$M" "$WORK/walk.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-walk" --upper "$WORK/up-walk" --prefetch siblings || exit 1
 sleep 1.2  # well after any earlier miss

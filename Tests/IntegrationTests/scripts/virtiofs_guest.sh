@@ -301,4 +301,36 @@ expect_eq "persist: backend exits with status 0 on SIGTERM" "0" "${BACKEND_STATU
 check "persist: marker in UPPER" test "$(cat "$UPPER/marker.txt")" = "persist marker"
 check "persist: whiteout in UPPER" is_whiteout "$UPPER/d5/f1.txt"
 check "no errors in the persist backend log" sh -c "! grep -E ' (error|critical) ' '$WORK/backend-persist.log'"
+
+# --- --no-open: the guest's kernel opens files without asking; I/O arrives with handle 0 ------
+unset GUEST_REQUEST_QUEUES
+cat >"$WORK/noopen.sh" <<'GUEST'
+find d6 d7 -type f | sort | xargs sha256sum | sed 's/^/G:SUM /'
+echo "G:AGAIN $(cat d6/f0.txt)"
+echo "noopen data" > noopen.txt
+echo "G:NEW $(cat noopen.txt)"
+echo "appended" >> d4/f1.txt
+echo "G:APPENDED $(tr '\n' '|' < d4/f1.txt)"
+echo "unlinked data" > gone.txt
+exec 3< gone.txt
+rm gone.txt
+echo "G:UNLINKED $(cat <&3)"
+exec 3<&-
+sync
+echo "G:DONE yes"
+GUEST
+start_backend "$WORK/backend-noopen.log" --no-open || exit 1
+boot noopen "$WORK/noopen.sh"
+stop_backend
+expect_eq "no-open: guest exit code" "0" "$GUEST_RC"
+expect_eq "no-open: guest ran to the end" "yes" "$(g DONE)"
+sed -n 's/^G:SUM //p' "$CONSOLE" | LC_ALL=C sort -k2 >"$WORK/noopen.sums"
+check "no-open: guest checksums of d6 and d7 equal the host's" \
+    diff <(grep -E ' \./(d6|d7)/' "$WORK/lower.sums" | sed 's| \./| |' | LC_ALL=C sort -k2) "$WORK/noopen.sums"
+expect_eq "no-open: a file read twice" "lower d6 f0" "$(g AGAIN)"
+expect_eq "no-open: a new file reads back" "noopen data" "$(g NEW)"
+expect_eq "no-open: an append to a lower file" "lower d4 f1|appended|" "$(g APPENDED)"
+expect_eq "no-open: a file unlinked while open still reads" "unlinked data" "$(g UNLINKED)"
+check "no-open: the append reached UPPER" grep -q appended "$UPPER/d4/f1.txt"
+check "no-open: no errors in the backend log" sh -c "! grep -E ' (error|critical) ' '$WORK/backend-noopen.log'"
 end
