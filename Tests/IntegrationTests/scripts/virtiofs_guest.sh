@@ -319,7 +319,7 @@ exec 3<&-
 sync
 echo "G:DONE yes"
 GUEST
-start_backend "$WORK/backend-noopen.log" --no-open || exit 1
+start_backend "$WORK/backend-noopen.log" --no-open --log-level trace || exit 1
 boot noopen "$WORK/noopen.sh"
 stop_backend
 expect_eq "no-open: guest exit code" "0" "$GUEST_RC"
@@ -332,5 +332,7 @@ expect_eq "no-open: a new file reads back" "noopen data" "$(g NEW)"
 expect_eq "no-open: an append to a lower file" "lower d4 f1|appended|" "$(g APPENDED)"
 expect_eq "no-open: a file unlinked while open still reads" "unlinked data" "$(g UNLINKED)"
 check "no-open: the append reached UPPER" grep -q appended "$UPPER/d4/f1.txt"
+expect_eq "no-open: only the first OPEN reached the backend" "1" "$(grep -c 'op=OPEN ' "$WORK/backend-noopen.log")"
+expect_eq "no-open: no RELEASE reached the backend" "0" "$(grep -c 'op=RELEASE ' "$WORK/backend-noopen.log")"
 check "no-open: no errors in the backend log" sh -c "! grep -E ' (error|critical) ' '$WORK/backend-noopen.log'"
 end
