@@ -46,10 +46,17 @@ extension DicfuseLayer {
     /// clone; the bound keeps a single cold read cheap (at most 2 MiB more).
     static let subtreeBlobLimit = 128
     static let subtreeByteLimit: UInt64 = 2 << 20
-    /// A miss within this long of the previous batch means a walk (tar, grep -r, a build going
-    /// through a tree): the batch then also takes the directory's siblings and their subtrees.
-    /// A cold `tar` of the benchmark tree made 4,721 requests with the narrow reach alone.
+    /// A miss within this long of the previous batch, plus `walkReadNanosecondsPerBlob` for
+    /// each blob that batch brought (the time to read them), means a walk (tar, grep -r, a
+    /// build going through a tree): the batch then also takes the directory's siblings and
+    /// their subtrees. A cold `tar` of the benchmark tree made 4,721 requests with the narrow
+    /// reach alone; with a fixed 1 s window, batches of 4,096 blobs took longer than that to
+    /// read from a cold disk, and each ended the walk.
     static let walkWindowNanoseconds: Int64 = 1_000_000_000
+    static let walkReadNanosecondsPerBlob: Int64 = 1_000_000
+    /// During a walk, files up to this size join batches (the walk will read them too; 310
+    /// files above `siblingSizeLimit` made 310 requests of their own in the benchmark).
+    static let walkFileSizeLimit: UInt64 = 8 << 20
     /// A walk's batches grow like the kernel's readahead window: each takes twice the blobs of
     /// the one before, up to these bounds (16 MiB of content per 256 blobs). The server spends
     /// about 30 ms per request whatever its size, so a cold `tar` of 45,058 blobs with fixed
@@ -153,7 +160,11 @@ extension DicfuseLayer {
         case .wait(let waiter):
             if let error = waiter.wait() { throw error }
         case .fetch(let waiter, let claimed):
-            defer { lastSiblingPrefetch.store(monotonicNanoseconds(), ordering: .relaxed) }  // a walk's next miss comes after this fetch
+            defer {
+                // A walk's next miss comes after this fetch and after reading what it brought.
+                let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
+                walkDeadline.store(monotonicNanoseconds() + allowance, ordering: .relaxed)
+            }
             try fetchClaimed(claimed, waiter: waiter, path: path)
         }
     }
@@ -210,15 +221,22 @@ extension DicfuseLayer {
     private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID, path: [UInt8]) -> [ObjectID] {
         guard prefetch != .none, let entries = try? tree(parent) else { return [] }
         let now = monotonicNanoseconds()
-        let walking = now - lastSiblingPrefetch.exchange(now, ordering: .relaxed) < Self.walkWindowNanoseconds
+        let walking = now < walkDeadline.exchange(now + Self.walkWindowNanoseconds, ordering: .relaxed)
         let walkBlobs = walking ? walkBudget.load(ordering: .relaxed) : Self.batchLimit
         walkBudget.store(walking ? min(walkBlobs * 2, Self.walkBlobLimit) : Self.batchLimit, ordering: .relaxed)
+        let sizeLimit = walking ? Self.walkFileSizeLimit : Self.siblingSizeLimit
+        let byteLimit = walking ? min(Self.walkByteLimit, Self.walkBytesPer256Blobs * UInt64(walkBlobs / Self.batchLimit)) : Self.subtreeByteLimit
+        var bytes: UInt64 = 0  // counted from the start during a walk, for the subtree only otherwise
         var result: [ObjectID] = []
         var subdirectories: [ObjectID] = []
         for (entry, size) in zip(entries, blobSizes(of: parent, entries: entries)) where entry.id != id {
             if entry.kind == .directory { subdirectories.append(entry.id) }
-            guard entry.isBlob, store.cachedBlobSize(entry.id) == nil else { continue }
-            if prefetch == .all || size <= Self.siblingSizeLimit { result.append(entry.id) }
+            guard entry.isBlob, store.cachedBlobSize(entry.id) == nil, prefetch == .all || size <= sizeLimit else { continue }
+            if walking {
+                guard size <= byteLimit - bytes else { continue }
+                bytes += size
+            }
+            result.append(entry.id)
             if result.count >= Self.batchLimit - 1 { return result }
         }
         // Then small files below, breadth first, where the store has the trees; sizes missing
@@ -230,12 +248,10 @@ extension DicfuseLayer {
                                        directoryLimit: walking ? max(Self.subtreeDirectoryLimit, walkBlobs) : Self.subtreeDirectoryLimit)
         learnSizesQuietly(below)
         let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + blobBudget)
-        let byteLimit = walking ? min(Self.walkByteLimit, Self.walkBytesPer256Blobs * UInt64(walkBlobs / Self.batchLimit)) : Self.subtreeByteLimit
-        var bytes: UInt64 = 0
         for directory in below {
             for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
-                guard entry.isBlob, size <= Self.siblingSizeLimit, !directory.cachedSizes.keys.contains(entry.id) else { continue }
-                guard bytes + size <= byteLimit, result.count < limit else { return result }
+                guard entry.isBlob, size <= sizeLimit, !directory.cachedSizes.keys.contains(entry.id) else { continue }
+                guard size <= byteLimit - bytes, result.count < limit else { return result }
                 bytes += size
                 result.append(entry.id)
             }

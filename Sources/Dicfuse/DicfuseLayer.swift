@@ -33,9 +33,9 @@ public final class DicfuseLayer: ReadableLayer {
     /// once per stat of each of its files. Bounded like the tree cache.
     private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
-    /// When the last sibling batch was planned or finished (CLOCK_MONOTONIC ns): misses in
-    /// quick succession mean a program is walking the tree, and prefetch then reaches wider.
-    let lastSiblingPrefetch = Atomic<Int64>(0)
+    /// Until when (CLOCK_MONOTONIC ns) a miss continues a walk: misses in quick succession
+    /// mean a program is walking the tree, and prefetch then reaches wider.
+    let walkDeadline = Atomic<Int64>(0)
     /// Blobs the next batch of a walk may take: doubles with each batch of one walk, from
     /// `batchLimit` to `walkBlobLimit`, and starts over when the walk ends.
     let walkBudget = Atomic<Int>(DicfuseLayer.batchLimit)
