@@ -228,9 +228,9 @@ extension DicfuseLayer {
         let byteLimit = walking ? min(Self.walkByteLimit, Self.walkBytesPer256Blobs * UInt64(walkBlobs / Self.batchLimit)) : Self.subtreeByteLimit
         var bytes: UInt64 = 0  // counted from the start during a walk, for the subtree only otherwise
         var result: [ObjectID] = []
-        var subdirectories: [ObjectID] = []
+        var subdirectories: [TreeEntry] = []
         for (entry, size) in zip(entries, blobSizes(of: parent, entries: entries)) where entry.id != id {
-            if entry.kind == .directory { subdirectories.append(entry.id) }
+            if entry.kind == .directory { subdirectories.append(entry) }
             guard entry.isBlob, store.cachedBlobSize(entry.id) == nil, prefetch == .all || size <= sizeLimit else { continue }
             if walking {
                 guard size <= byteLimit - bytes else { continue }
@@ -239,19 +239,23 @@ extension DicfuseLayer {
             result.append(entry.id)
             if result.count >= Self.batchLimit - 1 { return result }
         }
-        // Then small files below, breadth first, where the store has the trees; sizes missing
-        // for them are learned in one object-info request first (no blob is fetched blind).
-        // During a walk, the directories next to this one and below them come too.
-        let roots = walking ? subdirectories + neighbourDirectories(of: path, excluding: parent) : subdirectories
-        let blobBudget = walking ? walkBlobs : Self.subtreeBlobLimit
-        let below = subtreeDirectories(under: roots, blobLimit: blobBudget,
-                                       directoryLimit: walking ? max(Self.subtreeDirectoryLimit, walkBlobs) : Self.subtreeDirectoryLimit)
+        // Then files below, breadth first, where the store has the trees; sizes missing for
+        // them are learned in one object-info request first (no blob is fetched blind). A walk
+        // goes on in the order the mount lists names (tar, find and grep -r follow it): depth
+        // first through this directory's subdirectories, then the directories after this one
+        // in its parent.
+        let below = walking
+            ? plannedDirectories(from: inListingOrder(subdirectories) + walkNeighbours(of: path), depthFirst: true,
+                                 blobLimit: walkBlobs, directoryLimit: max(Self.subtreeDirectoryLimit, walkBlobs))
+            : plannedDirectories(from: subdirectories.map(\.id), depthFirst: false,
+                                 blobLimit: Self.subtreeBlobLimit, directoryLimit: Self.subtreeDirectoryLimit)
         learnSizesQuietly(below)
-        let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + blobBudget)
+        let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + Self.subtreeBlobLimit)
         for directory in below {
             for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
-                guard entry.isBlob, size <= sizeLimit, !directory.cachedSizes.keys.contains(entry.id) else { continue }
-                guard size <= byteLimit - bytes, result.count < limit else { return result }
+                guard entry.isBlob, size <= sizeLimit, !directory.cachedSizes.keys.contains(entry.id),
+                      size <= byteLimit - bytes else { continue }
+                guard result.count < limit else { return result }
                 bytes += size
                 result.append(entry.id)
             }
@@ -259,41 +263,63 @@ extension DicfuseLayer {
         return result
     }
 
-    /// The other directories in the directory above the one holding `path` (a file's path).
-    private func neighbourDirectories(of path: [UInt8], excluding directory: ObjectID) -> [ObjectID] {
-        let components = path.split(separator: UInt8(ascii: "/"))
-        guard components.count >= 2 else { return [] }
-        let above = Array(components.dropLast(2).joined(separator: [UInt8(ascii: "/")]))
-        let tree: ObjectID
-        if above.isEmpty {
-            tree = rootTree
-        } else {
-            guard let located = try? locate(above), let entry = located.entry, entry.kind == .directory else { return [] }
-            tree = entry.id
-        }
-        guard let entries = try? knownTree(tree) else { return [] }
-        return entries.filter { $0.kind == .directory && $0.id != directory }.map(\.id)
+    /// Directory entries' ids in the order the mount lists them (by `listingCookie`).
+    private func inListingOrder(_ directories: [TreeEntry]) -> [ObjectID] {
+        directories.map { (listingCookie(of: $0.name), $0.id) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
-    /// Directories below `roots`, breadth first, whose trees are known and that hold blobs not
-    /// cached yet, until those number about `blobLimit`. Counting only uncached blobs matters
+    /// The directories a walk reaches after the one holding `path` (a file's path), in the
+    /// order it reaches them: those listed after it in its parent, then those after the parent
+    /// in the grandparent, and so on up to the root; last (wrapping around) those listed
+    /// before it in its parent.
+    private func walkNeighbours(of path: [UInt8]) -> [ObjectID] {
+        let components = path.split(separator: UInt8(ascii: "/")).dropLast()  // the directories
+        var after: [ObjectID] = [], before: [ObjectID] = []
+        var depth = components.count
+        while depth >= 1 {
+            let above = Array(components.prefix(depth - 1).joined(separator: [UInt8(ascii: "/")]))
+            let tree: ObjectID
+            if above.isEmpty {
+                tree = rootTree
+            } else {
+                guard let located = try? locate(above), let entry = located.entry, entry.kind == .directory else { break }
+                tree = entry.id
+            }
+            guard let entries = try? knownTree(tree) else { break }
+            let current = listingCookie(of: components[components.startIndex + depth - 1])
+            let ordered = entries.filter { $0.kind == .directory }.map { (listingCookie(of: $0.name), $0.id) }.sorted { $0.0 < $1.0 }
+            after += ordered.filter { $0.0 > current }.map(\.1)
+            if depth == components.count { before = ordered.filter { $0.0 < current }.map(\.1) }
+            depth -= 1
+        }
+        return after + before
+    }
+
+    /// Directories from `roots` down, breadth first or depth first (a walk's order, `roots` and
+    /// each directory's subdirectories taken in listing order), whose trees are known and that
+    /// hold blobs not cached yet, until those number about `blobLimit`. Counting only uncached blobs matters
     /// during a walk: the regions next to it are often fetched already, and counting their
     /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
     /// Each blob is looked up in the content store once here; the sizes found are kept so the
     /// steps after need not stat the blobs again.
-    private func subtreeDirectories(under roots: [ObjectID], blobLimit: Int, directoryLimit: Int) -> [SubtreeDirectory] {
+    private func plannedDirectories(from roots: [ObjectID], depthFirst: Bool, blobLimit: Int, directoryLimit: Int) -> [SubtreeDirectory] {
         var found: [SubtreeDirectory] = []
         var blobs = 0, visited = 0
-        var queue = roots[...]
-        while blobs < blobLimit, visited < directoryLimit, let directory = queue.popFirst() {
+        // Breadth first takes from the front; depth first keeps a stack (reversed: the first
+        // root and the first subdirectory come off first).
+        var pending = depthFirst ? Array(roots.reversed()) : roots
+        var front = 0
+        while blobs < blobLimit, visited < directoryLimit, front < pending.count {
+            let directory = depthFirst ? pending.removeLast() : pending[front]
+            if !depthFirst { front += 1 }
             guard let children = try? knownTree(directory) else { continue }
             visited += 1
             var uncached = 0
             var cachedSizes: [ObjectID: UInt64] = [:]
+            let subdirectories = children.filter { $0.kind == .directory }
+            pending += depthFirst ? inListingOrder(subdirectories).reversed() : subdirectories.map(\.id)
             for entry in children {
-                if entry.kind == .directory {
-                    queue.append(entry.id)
-                } else if entry.isBlob {
+                if entry.isBlob {
                     if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else { uncached += 1 }
                 }
             }

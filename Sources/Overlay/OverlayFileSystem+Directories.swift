@@ -73,7 +73,7 @@ extension OverlayFileSystem {
         let parentInode = state.withLock { $0.table[node.parent]?.reportedInode } ?? node.reportedInode
         let dotdot = DirectoryEntry(name: [0x2e, 0x2e], inode: parentInode, type: 4, nextOffset: 2)
         var merged = try mergedListing(path: path, layers: node.directoryLayers)
-        for index in merged.indices { merged[index].nextOffset = Self.cookie(of: merged[index].name) }
+        for index in merged.indices { merged[index].nextOffset = listingCookie(of: merged[index].name) }
         merged.sort { a, b in
             a.nextOffset != b.nextOffset ? a.nextOffset < b.nextOffset : a.name.lexicographicallyPrecedes(b.name)
         }
@@ -85,10 +85,6 @@ extension OverlayFileSystem {
         return [dot, dotdot] + merged
     }
 
-    /// A name's cookie: 63 bits of its FNV-1a hash (telldir's long stays positive), at least 3.
-    static func cookie(of name: [UInt8]) -> UInt64 {
-        max(fnv1a(name) >> 1, 3)
-    }
 
     /// Never sent to us (OPENDIR answers ENOSYS); nothing to release.
     public func releaseDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {}

@@ -283,6 +283,7 @@ expect_eq "siblings: in one request" "1" "$(grep -c 'fetched blobs' "$WORK/sib.l
 check "siblings: a file below came along" test -n "$(find "$CACHE/blobs" -type f -name "$(git -C "$R" rev-parse HEAD:dir/nested/small.txt | cut -c3-)")"
 cat "$M/dir/nested/small.txt" "$M/dir/f30.txt" > /dev/null
 expect_eq "siblings: reading prefetched files fetches nothing more" "$((DIR_BLOBS + 1))" "$(blobs_fetched "$WORK/sib.log")"
+sleep 1.2  # past the walk window: a walk would take more along
 cat "$M/dir/nested/big.bin" > /dev/null
 expect_eq "siblings: a large file is fetched on its own read" "$((DIR_BLOBS + 2))" "$(blobs_fetched "$WORK/sib.log")"
 unmount_scorpio "$M"
@@ -314,15 +315,18 @@ requests=$(grep -c 'fetched blobs' "$WORK/wide.log")
 check "long walk: growing batches ($requests requests; fixed 256-blob batches need 9)" test "$requests" -le 6
 unmount_scorpio "$M"
 
-# A miss soon after another is a walk: the batch also takes the neighbouring directories.
+# A miss soon after another is a walk: the batch also takes the directories the walk reaches
+# next (those listed after this one, up to the root, then the rest of its parent).
 mount_scorpio "$M" "$WORK/walk.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-walk" --upper "$WORK/up-walk" --prefetch siblings || exit 1
 sleep 1.2  # well after any earlier miss
 cat "$M/walk/a/one.txt" > /dev/null
 expect_eq "walk: a lone miss takes its own directory only" "1" "$(blobs_fetched "$WORK/walk.log")"
 cat "$M/walk/b/two.txt" > /dev/null
-expect_eq "walk: the next miss right after also takes the neighbouring directory" "3" "$(blobs_fetched "$WORK/walk.log")"
+after_walk=$(blobs_fetched "$WORK/walk.log")
+check "walk: the next miss right after also takes the directories the walk reaches next ($after_walk blobs, one request)" \
+    sh -c "test $after_walk -ge 3 && test \$(grep -c 'fetched blobs' '$WORK/walk.log') -eq 2"
 cat "$M/walk/c/three.txt" > /dev/null
-expect_eq "walk: so reading there fetches nothing" "3" "$(blobs_fetched "$WORK/walk.log")"
+expect_eq "walk: so reading a neighbouring directory fetches nothing" "$after_walk" "$(blobs_fetched "$WORK/walk.log")"
 unmount_scorpio "$M"
 
 # Offline: warm part of a cache, stop the server, remount from that cache.
