@@ -63,7 +63,7 @@ extension DicfuseLayer {
     /// 256-blob batches made 1,476 requests and spent most of its 50 s waiting for them.
     static let walkBlobLimit = 4096
     static let walkBytesPer256Blobs: UInt64 = 16 << 20
-    static let walkByteLimit: UInt64 = 64 << 20  // what one bulk prefetch batch may hold in memory
+    static let walkByteLimit: UInt64 = 32 << 20  // a fetch holds several times its content in memory
     /// At most this many directories are looked at per batch (each costs a stat per blob);
     /// a walk's batch may look at as many as it may take blobs.
     static let subtreeDirectoryLimit = 256

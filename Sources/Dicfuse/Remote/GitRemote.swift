@@ -230,8 +230,9 @@ public final class GitRemote: Sendable {
             throw .unsupported("the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
         }
         let blobCount = objects.filter { $0.type == .blob }.count
+        let bytes = objects.reduce(0) { $0 + $1.data.count }
         counterState.withLock { $0.blobs += blobCount }
-        logger.info("fetched blobs", metadata: ["count": "\(blobCount)", "first": "\(ids.first?.hex ?? "")"])
+        logger.info("fetched blobs", metadata: ["count": "\(blobCount)", "bytes": "\(bytes)", "first": "\(ids.first?.hex ?? "")"])
         return objects
     }
 
