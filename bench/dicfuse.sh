@@ -42,6 +42,13 @@
 #   DBENCH_TIMEOUT       per-command timeout in seconds (3600)
 #   DBENCH_VERIFY        1 = check the mount against the full clone's work tree (contents,
 #                        symlink targets, sizes, modes), untimed (1)
+#   DBENCH_FRESH_FS      1 = clones, caches and mounts live on a fresh journaled ext4 made for
+#                        the run (a sparse loop image next to the run directory) (1). The root
+#                        filesystem of these machines has no journal, and ext4 without one skips
+#                        inodes deleted in the last 60-360 s when it allocates (recently_deleted()
+#                        in fs/ext4/ialloc.c): each step that created 49k files after another
+#                        deleted 49k got slower, and the three full clones of one run took 13.8,
+#                        30.8 and 40.3 s.
 #
 # Output: a markdown report on stdout and in bench/out/dicfuse.md; raw timings in
 # bench/out/dicfuse-raw.csv; scorpio logs in bench/out/dicfuse-<step>.log, the git daemon's in
@@ -127,21 +134,31 @@ cleanup_first() {
 # scorpio-provider's own unmount first, the kernel's lazy one if that fails or leaves it mounted.
 cleanup_unmount() {
     log "cleanup: unmounting $1"
+    if [[ $1 == "$RUN" ]]; then umount "$1" || umount -l "$1"; return; fi    # the run's own ext4
     "${SC_BIN:-false}" unmount "$1" >/dev/null 2>&1 || umount -l "$1"
     is_mounted "$1" && umount -l "$1"
 }
-# The git daemon stops last: a scorpio daemon may fetch from it until it has exited.
+# The git daemon stops last: a scorpio daemon may fetch from it until it has exited. The run's
+# filesystem image goes once everything on it is unmounted.
+FRESH_FS=''
 cleanup_last() {
     if [[ -n $GITD_PID ]] && kill -0 "$GITD_PID" 2>/dev/null; then
         kill -TERM "$GITD_PID"
         wait "$GITD_PID" 2>/dev/null
     fi
+    [[ -n $FRESH_FS ]] && ! is_mounted "$RUN" && rm -f "$FRESH_FS"
 }
 install_cleanup_trap
 
 # Run directories of earlier, killed runs (the lock says none is running).
 remove_stale_runs "$DBENCH_DIR"
 mkdir -p "$RUN" "$SERVED"
+if [[ ${DBENCH_FRESH_FS:-1} == 1 ]]; then
+    truncate -s 64G "$RUN.img" && mkfs.ext4 -q -F "$RUN.img" && mount -o loop "$RUN.img" "$RUN" ||
+        die "cannot make and mount a fresh ext4 for the run at $RUN (DBENCH_FRESH_FS=0 runs on $DBENCH_DIR's filesystem)"
+    MOUNTS+=("$RUN")    # unmounted last, after the mounts inside it
+    FRESH_FS=$RUN.img
+fi
 : >"$ISSUES_FILE"
 for f in "$OUT_DIR"/dicfuse-*.log; do [[ -e $f ]] && : >"$f"; done
 echo "step,rep,seconds,loopback_bytes" >"$RAW"
@@ -408,7 +425,7 @@ s=$(now)
 for ((i = 0; i < 2000; i++)); do : >"$RUN/create-probe/f$i"; done
 CREATE_MS=$(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.3f", (e - s) * 1000 / 2000 }')
 rm -rf --one-file-system "$RUN/create-probe"
-log "creating an empty file in $DBENCH_DIR takes $CREATE_MS ms"
+log "creating an empty file in $RUN takes $CREATE_MS ms"
 note_run_start    # DMESG_START, START_LOAD, T0
 FULL=$RUN/clone-full
 
@@ -621,7 +638,7 @@ CF=${RES[clone-full]}
     echo "- scorpio-provider: \`$SC_SRC\` (sha256 $SC_SHA…), extra args: \`${SC_EXTRA[*]:-(none)}\`, log level $SC_LOG_LEVEL"
     echo "- repository: \`$REPO\`, commit ${COMMIT:0:12}: $R_FILES files ($R_BIG of 1 MiB or more) + $R_LINKS symlinks in $R_DIRS directories, $(mib "$R_BLOBBYTES") of content (work tree $(mib "$WT_BYTES") on disk); repository on disk $(mib "$R_DU"), pack $(mib "$R_PACK"); taken from ${SRC_DIRS[*]} (DBENCH_FILES=$NFILES)"
     echo "- served by \`git daemon\` on 127.0.0.1:$PORT (protocol v2; allowFilter, allowAnySHA1InWant, advertiseObjectInfo), server's pack in the page cache before each network step; $( ((PRIVATE_NET)) && echo 'private network namespace: loopback bytes are this run'"'"'s git traffic only (both directions, with TCP/IP headers)' || echo 'host network namespace: loopback bytes include other traffic')"
-    echo "- creating an empty file on \`$DBENCH_DIR\`'s filesystem took $CREATE_MS ms (2,000 files; clones and scorpio's cache both create one file per blob)"
+    echo "- creating an empty file on the run's filesystem ($([[ -n $FRESH_FS ]] && echo 'a fresh journaled ext4 loop image' || echo "\`$DBENCH_DIR\`'s")) took $CREATE_MS ms (2,000 files; clones and scorpio's cache both create one file per blob)"
     echo "- medians of $REPS runs (cold reads of every file: $COLD_REPS); times from the command's start to its end (\`EPOCHREALTIME\`); \"cold\" = a fresh, empty scorpio cache"
     echo
     echo "## Time to the first \`ls\`"

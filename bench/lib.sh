@@ -134,8 +134,9 @@ remove_stale_runs() {
     local d
     for d in "$1"/run.*; do
         [[ -d $d ]] || continue
-        grep -qF " $d/" /proc/mounts && continue
+        grep -qE " $d[/ ]" /proc/mounts && continue
         rm -rf --one-file-system "$d"
+        rm -f "$d.img"    # dicfuse.sh's filesystem image of that run
     done
 }
 
