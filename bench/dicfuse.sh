@@ -43,12 +43,7 @@
 #   DBENCH_VERIFY        1 = check the mount against the full clone's work tree (contents,
 #                        symlink targets, sizes, modes), untimed (1)
 #   DBENCH_FRESH_FS      1 = clones, caches and mounts live on a fresh journaled ext4 made for
-#                        the run (a sparse loop image next to the run directory) (1). The root
-#                        filesystem of these machines has no journal, and ext4 without one skips
-#                        inodes deleted in the last 60-360 s when it allocates (recently_deleted()
-#                        in fs/ext4/ialloc.c): each step that created 49k files after another
-#                        deleted 49k got slower, and the three full clones of one run took 13.8,
-#                        30.8 and 40.3 s.
+#                        the run (1; see mount_fresh_run_fs in lib.sh for why)
 #
 # Output: a markdown report on stdout and in bench/out/dicfuse.md; raw timings in
 # bench/out/dicfuse-raw.csv; scorpio logs in bench/out/dicfuse-<step>.log, the git daemon's in
@@ -138,27 +133,19 @@ cleanup_unmount() {
     "${SC_BIN:-false}" unmount "$1" >/dev/null 2>&1 || umount -l "$1"
     is_mounted "$1" && umount -l "$1"
 }
-# The git daemon stops last: a scorpio daemon may fetch from it until it has exited. The run's
-# filesystem image goes once everything on it is unmounted.
-FRESH_FS=''
+# The git daemon stops last: a scorpio daemon may fetch from it until it has exited.
 cleanup_last() {
     if [[ -n $GITD_PID ]] && kill -0 "$GITD_PID" 2>/dev/null; then
         kill -TERM "$GITD_PID"
         wait "$GITD_PID" 2>/dev/null
     fi
-    [[ -n $FRESH_FS ]] && ! is_mounted "$RUN" && rm -f "$FRESH_FS"
 }
 install_cleanup_trap
 
 # Run directories of earlier, killed runs (the lock says none is running).
 remove_stale_runs "$DBENCH_DIR"
 mkdir -p "$RUN" "$SERVED"
-if [[ ${DBENCH_FRESH_FS:-1} == 1 ]]; then
-    truncate -s 64G "$RUN.img" && mkfs.ext4 -q -F "$RUN.img" && mount -o loop "$RUN.img" "$RUN" ||
-        die "cannot make and mount a fresh ext4 for the run at $RUN (DBENCH_FRESH_FS=0 runs on $DBENCH_DIR's filesystem)"
-    MOUNTS+=("$RUN")    # unmounted last, after the mounts inside it
-    FRESH_FS=$RUN.img
-fi
+[[ ${DBENCH_FRESH_FS:-1} == 1 ]] && mount_fresh_run_fs
 : >"$ISSUES_FILE"
 for f in "$OUT_DIR"/dicfuse-*.log; do [[ -e $f ]] && : >"$f"; done
 echo "step,rep,seconds,loopback_bytes" >"$RAW"

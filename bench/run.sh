@@ -23,6 +23,9 @@
 #   BENCH_FS           filesystems to run (default "ext4 overlayfs fuse-overlayfs scorpio")
 #   BENCH_TIMEOUT      per-command timeout in seconds (1800, --quick 600)
 #   BENCH_VERIFY       1 = check that each mount shows the same data as the lower (1)
+#   BENCH_FRESH_FS     1 = uppers, work directories, untar targets and mounts live on a fresh
+#                      journaled ext4 made for the run; the lower stays where it is (1; see
+#                      mount_fresh_run_fs in lib.sh for why)
 #
 # Output: a markdown table on stdout and in bench/out/results.md; raw timings in
 # bench/out/raw.csv; stderr of workloads in bench/out/stderr.log.
@@ -81,6 +84,7 @@ install_cleanup_trap
 # Run directories left by earlier, killed runs.
 remove_stale_runs "$BENCH_DIR"
 mkdir -p "$RUN"
+[[ ${BENCH_FRESH_FS:-1} == 1 ]] && mount_fresh_run_fs
 
 # ------------------------------------------------------------------- tools ---
 if ! command -v fio >/dev/null; then
