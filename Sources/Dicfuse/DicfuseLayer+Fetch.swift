@@ -154,12 +154,14 @@ extension DicfuseLayer {
     /// the batch is in flight waits for that batch instead of fetching the directory again.
     func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
         if store.cachedBlobSize(id) != nil { return }
-        switch claim(id, along: siblingsToPrefetch(of: id, in: parent, path: path)) {
+        let (siblings, walking) = siblingsToPrefetch(of: id, in: parent, path: path)
+        switch claim(id, along: siblings) {
         case .cached:
             return
         case .wait(let waiter):
             if let error = waiter.wait() { throw error }
         case .fetch(let waiter, let claimed):
+            if walking { startWalkAhead(of: id, in: parent, path: path) }
             defer {
                 // A walk's next miss comes after this fetch and after reading what it brought.
                 let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
@@ -218,12 +220,40 @@ extension DicfuseLayer {
         }
     }
 
-    private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID, path: [UInt8]) -> [ObjectID] {
-        guard prefetch != .none, let entries = try? tree(parent) else { return [] }
+    /// The blobs to fetch along with `id`, and whether this miss continues a walk.
+    private func siblingsToPrefetch(of id: ObjectID, in parent: ObjectID, path: [UInt8]) -> ([ObjectID], walking: Bool) {
+        guard prefetch != .none else { return ([], false) }
         let now = monotonicNanoseconds()
         let walking = now < walkDeadline.exchange(now + Self.walkWindowNanoseconds, ordering: .relaxed)
         let walkBlobs = walking ? walkBudget.load(ordering: .relaxed) : Self.batchLimit
         walkBudget.store(walking ? min(walkBlobs * 2, Self.walkBlobLimit) : Self.batchLimit, ordering: .relaxed)
+        return (plannedBatch(along: id, in: parent, path: path, walking: walking, walkBlobs: walkBlobs, skipping: []), walking)
+    }
+
+    /// During a walk, the window after the batch just claimed is fetched on another thread
+    /// while this one fetches its own batch and the reader works through it, so the server's
+    /// work and ours overlap. One such fetch at a time (two batches in memory at most).
+    private func startWalkAhead(of id: ObjectID, in parent: ObjectID, path: [UInt8]) {
+        guard walkAheadRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        let budget = walkBudget.load(ordering: .relaxed)
+        walkAheadThread.withLock { slot in
+            slot?.join()  // it cleared the flag on its way out
+            slot = try? KernelThread.start { [self] in
+                defer { walkAheadRunning.store(false, ordering: .releasing) }
+                let inFlight = inflight.withLock { Set($0.keys) }
+                let ahead = plannedBatch(along: id, in: parent, path: path, walking: true, walkBlobs: budget, skipping: inFlight)
+                guard case .fetch(let waiter, let claimed) = claim(nil, along: ahead) else { return }
+                try? fetchClaimed(claimed, waiter: waiter, path: path)  // a reader waiting for it gets the error
+            }
+            if slot == nil { walkAheadRunning.store(false, ordering: .releasing) }
+        }
+    }
+
+    /// Plans a batch around `id` (not included). `skipping` holds blobs to count as fetched
+    /// already (those in flight, for a walk's next window).
+    private func plannedBatch(along id: ObjectID, in parent: ObjectID, path: [UInt8], walking: Bool, walkBlobs: Int,
+                              skipping: Set<ObjectID>) -> [ObjectID] {
+        guard let entries = try? tree(parent) else { return [] }
         let sizeLimit = walking ? Self.walkFileSizeLimit : Self.siblingSizeLimit
         let byteLimit = walking ? min(Self.walkByteLimit, Self.walkBytesPer256Blobs * UInt64(walkBlobs / Self.batchLimit)) : Self.subtreeByteLimit
         var bytes: UInt64 = 0  // counted from the start during a walk, for the subtree only otherwise
@@ -231,7 +261,8 @@ extension DicfuseLayer {
         var subdirectories: [TreeEntry] = []
         for (entry, size) in zip(entries, blobSizes(of: parent, entries: entries)) where entry.id != id {
             if entry.kind == .directory { subdirectories.append(entry) }
-            guard entry.isBlob, store.cachedBlobSize(entry.id) == nil, prefetch == .all || size <= sizeLimit else { continue }
+            guard entry.isBlob, !skipping.contains(entry.id), store.cachedBlobSize(entry.id) == nil,
+                  prefetch == .all || size <= sizeLimit else { continue }
             if walking {
                 guard size <= byteLimit - bytes else { continue }
                 bytes += size
@@ -246,15 +277,15 @@ extension DicfuseLayer {
         // in its parent.
         let below = walking
             ? plannedDirectories(from: inListingOrder(subdirectories) + walkNeighbours(of: path), depthFirst: true,
-                                 blobLimit: walkBlobs, directoryLimit: max(Self.subtreeDirectoryLimit, walkBlobs))
+                                 blobLimit: walkBlobs, directoryLimit: max(Self.subtreeDirectoryLimit, walkBlobs), skipping: skipping)
             : plannedDirectories(from: subdirectories.map(\.id), depthFirst: false,
-                                 blobLimit: Self.subtreeBlobLimit, directoryLimit: Self.subtreeDirectoryLimit)
+                                 blobLimit: Self.subtreeBlobLimit, directoryLimit: Self.subtreeDirectoryLimit, skipping: skipping)
         learnSizesQuietly(below)
         let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + Self.subtreeBlobLimit)
         for directory in below {
             for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
                 guard entry.isBlob, size <= sizeLimit, !directory.cachedSizes.keys.contains(entry.id),
-                      size <= byteLimit - bytes else { continue }
+                      !skipping.contains(entry.id), size <= byteLimit - bytes else { continue }
                 guard result.count < limit else { return result }
                 bytes += size
                 result.append(entry.id)
@@ -302,7 +333,8 @@ extension DicfuseLayer {
     /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
     /// Each blob is looked up in the content store once here; the sizes found are kept so the
     /// steps after need not stat the blobs again.
-    private func plannedDirectories(from roots: [ObjectID], depthFirst: Bool, blobLimit: Int, directoryLimit: Int) -> [SubtreeDirectory] {
+    private func plannedDirectories(from roots: [ObjectID], depthFirst: Bool, blobLimit: Int, directoryLimit: Int,
+                                    skipping: Set<ObjectID>) -> [SubtreeDirectory] {
         var found: [SubtreeDirectory] = []
         var blobs = 0, visited = 0
         // Breadth first takes from the front; depth first keeps a stack (reversed: the first
@@ -320,7 +352,7 @@ extension DicfuseLayer {
             pending += depthFirst ? inListingOrder(subdirectories).reversed() : subdirectories.map(\.id)
             for entry in children {
                 if entry.isBlob {
-                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else { uncached += 1 }
+                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else if !skipping.contains(entry.id) { uncached += 1 }
                 }
             }
             if uncached > 0 {

@@ -39,6 +39,9 @@ public final class DicfuseLayer: ReadableLayer {
     /// Blobs the next batch of a walk may take: doubles with each batch of one walk, from
     /// `batchLimit` to `walkBlobLimit`, and starts over when the walk ends.
     let walkBudget = Atomic<Int>(DicfuseLayer.batchLimit)
+    /// Set while a walk's next window is fetched in the background; the thread doing it.
+    let walkAheadRunning = Atomic<Bool>(false)
+    let walkAheadThread = Mutex<KernelThread?>(nil)
 
     /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
     /// bounded whatever the repository's size (the store on disk keeps them all).
