@@ -296,7 +296,12 @@ extension DicfuseLayer {
 
     /// Directory entries' ids in the order the mount lists them (by `listingCookie`).
     private func inListingOrder(_ directories: [TreeEntry]) -> [ObjectID] {
-        directories.map { (listingCookie(of: $0.name), $0.id) }.sorted { $0.0 < $1.0 }.map(\.1)
+        withListingCookies(directories).map(\.id)
+    }
+
+    /// Directory entries' cookies and ids, sorted by cookie.
+    private func withListingCookies(_ directories: [TreeEntry]) -> [(cookie: UInt64, id: ObjectID)] {
+        directories.map { (listingCookie(of: $0.name), $0.id) }.sorted { $0.cookie < $1.cookie }
     }
 
     /// The directories a walk reaches after the one holding `path` (a file's path), in the
@@ -318,9 +323,9 @@ extension DicfuseLayer {
             }
             guard let entries = try? knownTree(tree) else { break }
             let current = listingCookie(of: components[components.startIndex + depth - 1])
-            let ordered = entries.filter { $0.kind == .directory }.map { (listingCookie(of: $0.name), $0.id) }.sorted { $0.0 < $1.0 }
-            after += ordered.filter { $0.0 > current }.map(\.1)
-            if depth == components.count { before = ordered.filter { $0.0 < current }.map(\.1) }
+            let ordered = withListingCookies(entries.filter { $0.kind == .directory })
+            after += ordered.filter { $0.cookie > current }.map(\.id)
+            if depth == components.count { before = ordered.filter { $0.cookie < current }.map(\.id) }
             depth -= 1
         }
         return after + before
@@ -351,8 +356,9 @@ extension DicfuseLayer {
             let subdirectories = children.filter { $0.kind == .directory }
             pending += depthFirst ? inListingOrder(subdirectories).reversed() : subdirectories.map(\.id)
             for entry in children {
-                if entry.isBlob {
-                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else if !skipping.contains(entry.id) { uncached += 1 }
+                // Blobs in flight count as fetched, without a stat of the content store.
+                if entry.isBlob, !skipping.contains(entry.id) {
+                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else { uncached += 1 }
                 }
             }
             if uncached > 0 {

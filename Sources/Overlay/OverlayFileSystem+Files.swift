@@ -245,10 +245,11 @@ extension OverlayFileSystem {
         } catch .staleNFSFileHandle {
             // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
             // is left, so change the file through one of its open descriptors.
-            let kept = state.withLock { s in s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil } }
-            guard let fd = state.withLock({ $0.handles.anyDescriptor(of: inode, upperOnly: true) }) ?? kept?.descriptor else {
-                throw .staleNFSFileHandle
+            // A handle's descriptor, else the node's own (noOpen mode), kept alive while in use.
+            let (handleFD, kept) = state.withLock { s in
+                (s.handles.anyDescriptor(of: inode, upperOnly: true), s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil })
             }
+            guard let fd = handleFD ?? kept?.descriptor else { throw .staleNFSFileHandle }
             defer { withExtendedLifetime(kept) {} }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }
