@@ -28,6 +28,7 @@ let package = Package(
         .target(
             name: "FUSEWire",
             dependencies: [
+                "ScorpioSys",  // RequestInterruption: which request a thread serves, for INTERRUPT
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

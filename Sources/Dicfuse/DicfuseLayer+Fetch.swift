@@ -1,39 +1,10 @@
 // Fetching on demand: blob sizes per directory and blob contents per open, with single flight
 // (concurrent misses for one blob wait for the same request) and sibling prefetch.
-import Dispatch
 import Glibc
 import Logging
 import ScorpioSys
 import Synchronization
 import SystemPackage
-
-/// One in-flight fetch that later callers wait for.
-final class FetchWaiter: Sendable {
-    private let semaphore = DispatchSemaphore(value: 0)
-    private let state = Mutex<(waiting: Int, result: Errno?, done: Bool)>((0, nil, false))
-
-    /// Blocks until `finish` was called; returns its error, if any.
-    func wait() -> Errno? {
-        let done = state.withLock { s -> Bool in
-            if !s.done { s.waiting += 1 }
-            return s.done
-        }
-        if !done {
-            BlockingHint.willBlock()
-            semaphore.wait()
-        }
-        return state.withLock { $0.result }
-    }
-
-    func finish(_ error: Errno?) {
-        let waiting = state.withLock { s -> Int in
-            s.done = true
-            s.result = error
-            return s.waiting
-        }
-        for _ in 0..<waiting { semaphore.signal() }
-    }
-}
 
 extension DicfuseLayer {
     /// Maximum objects per fetch request.
@@ -102,50 +73,65 @@ extension DicfuseLayer {
 
     /// Learns the sizes of every blob in one tree: object-info where the server offers it,
     /// otherwise by fetching the directory's blobs in batches (documented in the README).
+    /// One request per tree however many lookups in it miss at once.
     private func learnSizes(of parent: ObjectID, entries: [TreeEntry], path: [UInt8]) throws(Errno) {
         guard let remote else {
             logger.error("blob size unknown and no remote to ask", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "tree": "\(parent.hex)"])
             throw .ioError
         }
-        let blobs = entries.filter { $0.kind != .directory && $0.kind != .gitlink }.map(\.id)
-        let missing = blobs.filter { store.cachedBlobSize($0) == nil }
-        var sizes: [ObjectID: UInt64] = [:]
-        BlockingHint.willBlock()
-        do {
-            if let known = try remote.objectSizes(missing) {
-                sizes = known
-            } else {
-                for start in stride(from: 0, to: missing.count, by: Self.batchLimit) {
-                    try storeFetched(remote.fetchBlobs(Array(missing[start..<min(start + Self.batchLimit, missing.count)])))
+        try singleFlight(parent, in: .sizes, path: path) { [self] () throws(Errno) in
+            let blobs = entries.filter { $0.kind != .directory && $0.kind != .gitlink }.map(\.id)
+            let missing = blobs.filter { store.cachedBlobSize($0) == nil }
+            var sizes: [ObjectID: UInt64] = [:]
+            do {
+                if let known = try remote.objectSizes(missing) {
+                    sizes = known
+                } else {
+                    for start in stride(from: 0, to: missing.count, by: Self.batchLimit) {
+                        try storeFetched(remote.fetchBlobs(Array(missing[start..<min(start + Self.batchLimit, missing.count)])))
+                    }
                 }
+            } catch let error as RemoteError {
+                logger.error("cannot learn blob sizes: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(entries.first { path.split(separator: UInt8(ascii: "/")).last.map(Array.init) == $0.name }?.id.hex ?? "")", "tree": "\(parent.hex)"])
+                throw .ioError
+            } catch {
+                throw .ioError
             }
-        } catch let error as RemoteError {
-            logger.error("cannot learn blob sizes: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(entries.first { path.split(separator: UInt8(ascii: "/")).last.map(Array.init) == $0.name }?.id.hex ?? "")", "tree": "\(parent.hex)"])
-            throw .ioError
-        } catch {
-            throw .ioError
+            storeSizeTable(of: parent, entries: entries, known: sizes)
         }
-        storeSizeTable(of: parent, entries: entries, known: sizes)
+    }
+
+    /// Which single-flight table: objects being fetched, or trees whose blob sizes are asked for.
+    enum FlightTable {
+        case objects
+        case sizes
+    }
+
+    func withFlights<Result>(_ table: FlightTable, _ body: (inout [ObjectID: FetchWaiter]) -> Result) -> Result {
+        switch table {
+        case .objects: inflight.withLock { body(&$0) }
+        case .sizes: sizeLookups.withLock { body(&$0) }
+        }
     }
 
     /// Runs `body` for `id` once however many threads ask at the same time: the first caller
-    /// runs it, the others wait for its outcome.
-    func singleFlight(_ id: ObjectID, _ body: () throws(Errno) -> Void) throws(Errno) {
-        let (waiter, leader) = inflight.withLock { table -> (FetchWaiter, Bool) in
+    /// starts it (on its own thread, see FetchWaiter), and every caller waits for its outcome.
+    func singleFlight(_ id: ObjectID, in flights: FlightTable, path: [UInt8]? = nil, _ body: @escaping @Sendable () throws(Errno) -> Void) throws(Errno) {
+        let (waiter, leader) = withFlights(flights) { table -> (FetchWaiter, Bool) in
             if let existing = table[id] { return (existing, false) }
             let created = FetchWaiter()
             table[id] = created
             return (created, true)
         }
-        if !leader {
-            if let error = waiter.wait() { throw error }
-            return
+        if leader {
+            waiter.run { [self] in
+                var failure: Errno? = nil
+                do throws(Errno) { try body() } catch { failure = error }
+                withFlights(flights) { $0[id] = nil }
+                return failure
+            }
         }
-        var failure: Errno? = nil
-        do { try body() } catch { failure = error }
-        inflight.withLock { $0[id] = nil }
-        waiter.finish(failure)
-        if let failure { throw failure }
+        try waitForFetch(waiter, object: id, path: path)
     }
 
     /// Makes sure a blob is in the content store, fetching it (and, by policy, its small
@@ -159,7 +145,7 @@ extension DicfuseLayer {
         case .cached:
             return
         case .wait(let waiter):
-            if let error = waiter.wait() { throw error }
+            try waitForFetch(waiter, object: id, path: path)
         case .fetch(let waiter, let claimed):
             if walking { startWalkAhead(of: id, in: parent, path: path) }
             defer {
@@ -167,8 +153,20 @@ extension DicfuseLayer {
                 let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
                 walkDeadline.store(monotonicNanoseconds() + allowance, ordering: .relaxed)
             }
-            try fetchClaimed(claimed, waiter: waiter, path: path)
+            waiter.run { [self] in fetchAndRelease(claimed, path: path) }
+            try waitForFetch(waiter, object: id, path: path)
         }
+    }
+
+    /// Waits for a fetch in flight. An interrupted request gives up (EINTR) and says so once;
+    /// the fetch goes on.
+    private func waitForFetch(_ waiter: FetchWaiter, object id: ObjectID, path: [UInt8]?) throws(Errno) {
+        guard let error = waiter.wait() else { return }
+        if error == .interrupted {
+            logger.info("request interrupted while waiting for a fetch; the fetch goes on",
+                        metadata: ["path": "\(path.map { String(decoding: $0, as: UTF8.self) } ?? "")", "object": "\(id.hex)"])
+        }
+        throw error
     }
 
     enum Claim {
@@ -198,16 +196,22 @@ extension DicfuseLayer {
 
     /// Fetches a claimed batch and releases its waiters.
     func fetchClaimed(_ claimed: [ObjectID], waiter: FetchWaiter, path: [UInt8]) throws(Errno) {
-        var failure: Errno? = nil
-        do { try fetch(claimed, path: path) } catch { failure = error }
-        inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
+        let failure = fetchAndRelease(claimed, path: path)
         waiter.finish(failure)
         if let failure { throw failure }
     }
 
+    /// Fetches a claimed batch and takes it off the in-flight table; returns the failure.
+    private func fetchAndRelease(_ claimed: [ObjectID], path: [UInt8]) -> Errno? {
+        var failure: Errno? = nil
+        do { try fetch(claimed, path: path) } catch { failure = error }
+        inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
+        return failure
+    }
+
     /// `--trees lazy`: fetches one tree into the store, once however many threads ask.
     func fetchTreeOnce(_ id: ObjectID) throws(Errno) {
-        try singleFlight(id) { () throws(Errno) in
+        try singleFlight(id, in: .objects) { [self] () throws(Errno) in
             guard let remote else { throw .ioError }
             do {
                 try store.store(try withRetries { () throws(RemoteError) in try remote.fetchTree(id) })

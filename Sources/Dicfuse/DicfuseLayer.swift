@@ -33,6 +33,8 @@ public final class DicfuseLayer: ReadableLayer {
     /// once per stat of each of its files. Bounded like the tree cache.
     private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
+    /// Size lookups (object-info) in flight, by tree.
+    let sizeLookups = Mutex<[ObjectID: FetchWaiter]>([:])
     /// Until when (CLOCK_MONOTONIC ns) a miss continues a walk: misses in quick succession
     /// mean a program is walking the tree, and prefetch then reaches wider.
     let walkDeadline = Atomic<Int64>(0)

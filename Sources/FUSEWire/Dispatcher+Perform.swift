@@ -102,9 +102,10 @@ extension Dispatcher {
             try fs.synchronizeDirectory(ctx, inode: node, handle: handle, dataOnly: dataOnly)
         case .access(let mask):
             try fs.access(ctx, inode: node, mask: mask)
-        case .interrupt:
-            // Requests run to completion on the thread that read them, so there is nothing to
-            // cancel; the interrupted request still gets its own reply. No reply to INTERRUPT.
+        case .interrupt(let target):
+            // Wakes the target if it waits for something slow (a fetch); it then answers EINTR
+            // itself. Other requests run to completion. No reply to INTERRUPT.
+            interrupts.interrupt(target.rawValue)
             return .noReply
         case .fallocate(let handle, let offset, let length, let mode):
             try fs.allocate(ctx, inode: node, handle: handle, offset: offset, length: length, mode: mode)

@@ -2,6 +2,7 @@
 // reply into the caller's buffer, hand it to the caller's sink. It never sees a file descriptor
 // of /dev/fuse or a virtqueue (fuse-backend-rs `handle_message(Reader, Writer)`).
 import Logging
+import ScorpioSys
 import Synchronization
 import SystemPackage
 
@@ -41,6 +42,8 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
     /// Set once INIT was answered; read on every request without taking the lock.
     let initialized = Atomic<Bool>(false)
     let passthroughActive = Atomic<Bool>(false)
+    /// Waits of requests in progress that an INTERRUPT may end.
+    let interrupts = RequestInterrupts()
 
     public init(fileSystem: FS, configuration: InitConfiguration, registrar: (any BackingFileRegistrar)?,
                 notifier: (any KernelNotifier)? = nil, logger: Logger) {
@@ -96,6 +99,9 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         let ctx = RequestContext(uid: header.uid, gid: header.gid, pid: header.pid,
                                  passthrough: passthroughActive.load(ordering: .relaxed) ? registrar : nil,
                                  notifier: notifier)
+        // A wait in a layer may end early if the kernel interrupts this request (INTERRUPT).
+        RequestInterruption.serving(header.unique.rawValue, of: interrupts)
+        defer { RequestInterruption.servedNothing() }
         do {
             if let scattered, let replied = try performScattered(request, scattered, ctx: ctx, writer: &writer, sink: sink), replied {
                 return .proceed

@@ -33,6 +33,11 @@ public struct KernelThread: Sendable {
     public func join() {
         pthread_join(thread, nil)
     }
+
+    /// pthread_detach(3): nobody joins it; it frees itself when it ends.
+    public func detach() {
+        pthread_detach(thread)
+    }
 }
 
 private final class ThreadBody: Sendable {

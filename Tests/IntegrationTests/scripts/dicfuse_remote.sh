@@ -333,6 +333,7 @@ unmount_scorpio "$M"
 CACHE=$WORK/cache-offline
 mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-warm" --prefetch none || exit 1
 cat "$M/plain.txt" > /dev/null
+ls -l "$M/dir/nested" > /dev/null  # sizes known there: its files' lookups work offline, their opens fetch
 unmount_scorpio "$M"
 kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
 mount_scorpio "$M" "$WORK/off.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-off" --fetch-timeout 3 || exit 1
@@ -362,6 +363,34 @@ check "stalled server: lookups are answered meanwhile" sh -c "timeout 2 stat '$M
 check "stalled server: the read was still waiting then" test ! -e "$WORK/hole.done"
 wait "$READER"
 check "stalled server: the waiting read fails with EIO after the timeout" sh -c "test \"\$(cat '$WORK/hole.done')\" != 0 && grep -q 'Input/output error' '$WORK/hole.err'"
+# A program that gets a signal while it waits for the stalled server: the kernel sends INTERRUPT.
+# A program that catches the signal keeps waiting for the daemon's answer, which without
+# INTERRUPT support comes when the fetch gives up (--fetch-timeout 3); a killed program is let go
+# by the kernel at once either way, and the daemon must go on serving. f9's lookup waits for
+# its directory's blob sizes; small.txt's size is known, so its open waits for the blob.
+elapsed_ms() { local start=$1; echo $(( ($(date +%s%N) - start) / 1000000 )); }
+start=$(date +%s%N)
+timeout -s KILL 0.5 cat "$M/dir/f9.txt" > /dev/null 2>&1
+took=$(elapsed_ms "$start")
+check "stalled server: a lookup killed while it waits ends at once (${took} ms)" test "$took" -lt 2000
+start=$(date +%s%N)
+outcome=$(python3 -c '
+import signal, sys
+def stop(*_): raise TimeoutError
+signal.signal(signal.SIGALRM, stop)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+try:
+    open(sys.argv[1], "rb").read(); print("read")
+except TimeoutError:
+    print("interrupted")
+except OSError as error:
+    print("failed", error)' "$M/dir/nested/small.txt")
+took=$(elapsed_ms "$start")
+check "stalled server: a caught signal interrupts an open waiting for its blob (${took} ms, $outcome)" \
+    sh -c "test '$outcome' = interrupted && test $took -lt 2000"
+check "stalled server: both interrupted waits are logged, the fetches go on" \
+    sh -c "grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q f9.txt && grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q small.txt"
+check "stalled server: the mount answers after the interrupts" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
 kill "$HOLE" 2>/dev/null; wait "$HOLE" 2>/dev/null
 unmount_scorpio "$M"
 finish
