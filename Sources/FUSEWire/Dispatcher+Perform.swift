@@ -59,6 +59,7 @@ extension Dispatcher {
         case .open(let flags, let killSetIDBits):
             let opened = try fs.open(ctx, inode: node, flags: flags)
             if killSetIDBits && flags & 0o1000 != 0  /* O_TRUNC */ { try fs.dropSetIDBits(ctx, inode: node, handle: opened.handle) }
+            if opened.prefill > 0, let notifier = ctx.notifier { prefill(node, opened, ctx: ctx, notifier: notifier, scratch: w.tail) }
             w.openOut(opened)
         case .create(let name, let flags, let mode, _):
             let (entry, opened) = try fs.create(ctx, parent: node, name: name, mode: mode, flags: flags)

@@ -25,9 +25,14 @@ public struct OpenResult: Sendable {
     public var flags: OpenReplyFlags
     /// Set together with `.passthrough`.
     public var backingID: BackingID?
+    /// The size of a small file that never changes, to be read now and stored in the kernel's
+    /// page cache before the reply (FUSE_NOTIFY_STORE, with `.keepCache`); 0 for none. The
+    /// program's reads then cost no round trip at all, and no GETATTR after them: a READ marks
+    /// the kernel's atime stale, so a stat after the first READ would ask us again.
+    public var prefill: Int
 
-    public init(handle: FileHandleID, flags: OpenReplyFlags = [], backingID: BackingID? = nil) {
-        self.handle = handle; self.flags = flags; self.backingID = backingID
+    public init(handle: FileHandleID, flags: OpenReplyFlags = [], backingID: BackingID? = nil, prefill: Int = 0) {
+        self.handle = handle; self.flags = flags; self.backingID = backingID; self.prefill = prefill
     }
 }
 
@@ -70,12 +75,6 @@ public protocol BackingFileRegistrar: Sendable {
     func open(_ fd: FileDescriptor) throws(Errno) -> BackingID
     /// Drops a registration made by `open`.
     func close(_ id: BackingID)
-}
-
-/// Unsolicited messages to the kernel (FUSE_NOTIFY_*).
-public protocol KernelNotifier: Sendable {
-    /// FUSE_NOTIFY_INVAL_INODE for attributes only: the next stat asks us again.
-    func invalidateAttributes(_ inode: InodeNumber)
 }
 
 /// A filesystem served over FUSE. All calls may arrive concurrently from several threads.

@@ -42,7 +42,6 @@ public struct FUSEDevice: Sendable {
     }
 }
 
-/// Passthrough registration through the connection's device descriptor.
 /// Writes notifications to the device (the kernel tells them from replies by unique 0 and
 /// the notification code in the error field).
 public struct DeviceNotifier: KernelNotifier {
@@ -50,18 +49,12 @@ public struct DeviceNotifier: KernelNotifier {
 
     public init(device: FUSEDevice) { self.device = device }
 
-    public func invalidateAttributes(_ inode: InodeNumber) {
-        // fuse_out_header { len, error = FUSE_NOTIFY_INVAL_INODE (2), unique = 0 } followed by
-        // fuse_notify_inval_inode_out { ino, off = -1 (attributes only, no page cache), len = 0 }
-        var message = [UInt8]()
-        for value in [UInt32(40), UInt32(2)] { withUnsafeBytes(of: value.littleEndian) { message.append(contentsOf: $0) } }
-        for value in [UInt64(0), inode.rawValue, UInt64(bitPattern: -1), UInt64(0)] {
-            withUnsafeBytes(of: value.littleEndian) { message.append(contentsOf: $0) }
-        }
-        _ = message.withUnsafeBytes { try? device.descriptor.writeAll($0) }
+    public func deliver(_ notification: UnsafeRawBufferPointer) throws(Errno) {
+        try device.descriptor.writeAll(notification)
     }
 }
 
+/// Passthrough registration through the connection's device descriptor.
 public struct DeviceBackingRegistrar: BackingFileRegistrar {
     let device: FUSEDevice
 

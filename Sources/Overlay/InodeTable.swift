@@ -49,6 +49,10 @@ struct Node {
     /// A lower file's path from before it lost its last name (noOpen mode): its data is still
     /// there for a program that has it open.
     var detachedLowerPath: [UInt8]? = nil
+    /// Its content was stored in the kernel's page cache at an OPEN (OpenResult.prefill). The
+    /// kernel keeps it until it forgets the inode (and this node with it) or needs the memory,
+    /// when READ serves the file again.
+    var prefilled = false
 
     /// Layers to search for this directory's children, in order.
     var directoryLayers: [LayerIndex] { [layer] + lowerDirectories }

@@ -25,7 +25,7 @@ extension OverlayFileSystem {
             // warm one is never READ: open its host file only when a READ comes. Saves an
             // open, a stat and a close per open of a cached file (a build opening headers).
             let handle = insertHandle(OpenFile(node: inode, descriptor: nil, layer: node.layer, backing: nil, lowerPath: path))
-            return OpenResult(handle: handle, flags: [.keepCache])
+            return OpenResult(handle: handle, flags: [.keepCache], prefill: claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags))
         }
         if writing, node.layer != 0 {
             path = try changingNamespace { () throws(Errno) -> [UInt8] in
@@ -39,7 +39,25 @@ extension OverlayFileSystem {
         } else {
             descriptor = try layer(node.layer).openForReading(path)
         }
-        return try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
+        var opened = try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
+        if opened.flags == [.keepCache] {  // a small lower file, served from the page cache
+            opened.prefill = claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags)
+        }
+        return opened
+    }
+
+    /// How much of a small lower file to store in the kernel's page cache with this OPEN
+    /// (OpenResult.prefill): all of it, once per node, when the transport can store pages and
+    /// the program does not bypass the page cache (O_DIRECT).
+    func claimPrefill(_ ctx: RequestContext, node id: InodeNumber, size: UInt64, openFlags: Int32) -> Int {
+        guard options.prefill, ctx.notifier != nil, size > 0, size < OverlayFileSystem.passthroughMinimumLowerSize,
+              openFlags & O_DIRECT_VALUE == 0 else { return 0 }
+        return state.withLock { s in
+            guard var node = s.table[id], !node.prefilled else { return 0 }
+            node.prefilled = true
+            s.table[id] = node
+            return Int(size)
+        }
     }
 
     /// Stores an open descriptor as a handle and decides between passthrough and READ/WRITE.

@@ -13,6 +13,7 @@ struct MountScriptTests {
     @Test func noOpenKeepsOpensAndReleasesOutOfTheDaemon() throws { try runScript("no_open.sh") }
     @Test func kernelOverlayfsReadsTheSameTree() throws { try runScript("overlayfs_compat.sh") }
     @Test func passthroughKeepsReadsAndWritesOutOfTheDaemon() throws { try runScript("passthrough.sh") }
+    @Test func smallLowerFilesAreStoredInThePageCacheAtOpen() throws { try runScript("page_cache_prefill.sh") }
     @Test func fsyncedDataSurvivesDaemonKill() throws { try runScript("crash_recovery.sh") }
     @Test func fsyncedDataSurvivesDaemonKillWithoutOpen() throws { try runScript("crash_recovery.sh", arguments: ["--no-open"]) }
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }

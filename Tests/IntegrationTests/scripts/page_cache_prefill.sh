@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# A small lower file's content is stored in the kernel's page cache when it is first opened
+# (FUSE_NOTIFY_STORE before the OPEN reply): reading it then sends no READ, and the stat after
+# reading no GETATTR. Checked from the daemon's trace log, with the content compared byte for
+# byte at sizes around page boundaries, through read, partial read and mmap. The same reads
+# on a --no-open mount (no OPEN to store at) do come as READ requests, so the count can fail.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
+mkdir -p "$L/d" "$M"
+SIZES="1 4095 4096 4097 65536 100000 1048575"
+for size in $SIZES; do head -c "$size" /dev/urandom > "$L/d/f$size"; done
+: > "$L/d/empty"
+head -c $((2 << 20)) /dev/urandom > "$L/d/large"  # 2 MiB: passed through, never stored
+count_ops() { grep -cE "op=($1) " "$2" || true; }
+read_all() {
+    for size in $SIZES; do cmp "$L/d/f$size" "$M/d/f$size" || return 1; stat "$M/d/f$size" > /dev/null; done
+    cmp "$L/d/empty" "$M/d/empty" && cmp "$L/d/large" "$M/d/large"
+}
+
+mount_scorpio "$M" "$WORK/prefill.log" --upper "$UP" --lower "$L" --log-level trace || exit 1
+stat "$M/d"/* > /dev/null  # lookups first, so only the reads below are counted
+before_reads=$(count_ops 'READ|GETATTR' "$WORK/prefill.log")
+check "every file reads back byte for byte" read_all
+expect_eq "no READ or GETATTR for the reads and stats" "$before_reads" "$(count_ops 'READ|GETATTR' "$WORK/prefill.log")"
+check "each file was opened through the daemon" test "$(count_ops OPEN "$WORK/prefill.log")" -ge 9
+check "a second read and a partial read see the same bytes" sh -c "
+    cmp '$L/d/f100000' '$M/d/f100000' && test \"\$(head -c 10 '$M/d/f4097' | od -An -tx1)\" = \"\$(head -c 10 '$L/d/f4097' | od -An -tx1)\""
+check "an mmap of a stored file sees the same bytes" python3 -c '
+import mmap, sys
+with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
+    m = mmap.mmap(b.fileno(), 0, prot=mmap.PROT_READ)
+    sys.exit(0 if m[:] == a.read() else 1)' "$L/d/f65536" "$M/d/f65536"
+check "a file written after it was stored reads back its new content" sh -c "
+    printf new > '$M/d/f4096' && test \"\$(cat '$M/d/f4096')\" = new"
+unmount_scorpio "$M"
+
+rm -rf "$UP"
+mount_scorpio "$M" "$WORK/noopen.log" --upper "$UP" --lower "$L" --log-level trace --no-open || exit 1
+stat "$M/d"/* > /dev/null
+check "without OPEN every file reads back byte for byte" read_all
+unmount_scorpio "$M"
+check "without OPEN the same reads come as READ requests" test "$(count_ops READ "$WORK/noopen.log")" -ge 7
+finish
