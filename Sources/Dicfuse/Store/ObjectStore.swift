@@ -6,14 +6,20 @@
 //   refs/<url hash>/<ref> the commit a ref named when it was last resolved
 //   tmp/                  files being written; renamed into place only when complete
 // Every file is written to tmp/ and renamed, so a killed daemon leaves no torn or zero-byte
-// object under a real name, and the next start uses the cache as is.
+// object under a real name, and the next start uses the cache as is. Objects are written as
+// anonymous files (O_TMPFILE) in their fanout directory and linked once complete, which costs
+// one directory update instead of a create and a rename; tmp/ is the fallback where the
+// filesystem has no O_TMPFILE.
 import Glibc
 import ScorpioSys
+import Synchronization
 import SystemPackage
 
 /// Files of the object cache.
 public final class ObjectStore: Sendable {
     public let root: String
+    /// Fanout directories known to exist (mkdir once per directory, not per object).
+    private let madeDirectories = Mutex<Set<String>>([])
 
     /// Opens (creating) the cache directory.
     public init(root: String) throws(Errno) {
@@ -45,8 +51,35 @@ public final class ObjectStore: Sendable {
     public func store(_ object: GitObject) throws(Errno) {
         let (directory, file) = fanout(object.type == .blob ? "blobs" : "objects", object.id)
         if access(file, F_OK) == 0 { return }
-        try makeDirectoryIfMissing(directory)
-        try atomicWrite(file, object.data)
+        if !madeDirectories.withLock({ $0.contains(directory) }) {
+            try makeDirectoryIfMissing(directory)
+            _ = madeDirectories.withLock { $0.insert(directory) }
+        }
+        try linkComplete(file, object.data, in: directory)
+    }
+
+    /// Writes `bytes` as an anonymous file in `directory` and links it at `path` once complete;
+    /// on failure (a full disk) the file vanishes with its descriptor. An object linked by
+    /// another writer meanwhile is the same object. Falls back to tmp/ and rename.
+    private func linkComplete(_ path: String, _ bytes: [UInt8], in directory: String) throws(Errno) {
+        let cwd = FileDescriptor(rawValue: AT_FDCWD_VALUE)
+        let fd: FileDescriptor
+        do {
+            fd = try cwd.open(at: Array(directory.utf8), flags: FileDescriptor.tmpFileFlag | O_WRONLY_VALUE, mode: 0o444)
+        } catch .notSupported {
+            return try atomicWrite(path, bytes)
+        } catch .isDirectory {
+            return try atomicWrite(path, bytes)  // kernels that predate O_TMPFILE
+        }
+        defer { fd.closeQuietly() }
+        try typedErrno { try bytes.withUnsafeBytes { try fd.writeAll($0) } }
+        do {
+            try cwd.linkAnonymous(fd, to: Array(path.utf8))
+        } catch .fileExists {
+            return
+        } catch .noSuchFileOrDirectory {
+            try atomicWrite(path, bytes)  // no /proc to link through
+        }
     }
 
     /// Known sizes of the blobs of `tree`, index-aligned with its entries (UInt64.max = unknown).
