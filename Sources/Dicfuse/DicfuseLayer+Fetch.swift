@@ -175,8 +175,8 @@ extension DicfuseLayer {
         case fetch(FetchWaiter, [ObjectID])
     }
 
-    /// Registers `id` (if nobody fetches it yet) and those of `others` nobody fetches yet as
-    /// one batch in flight.
+    /// Registers `id` (if nobody fetches it yet) and those of `others` nobody fetches yet and
+    /// nobody fetched a moment ago as one batch in flight.
     func claim(_ id: ObjectID?, along others: [ObjectID]) -> Claim {
         inflight.withLock { table -> Claim in
             if let id {
@@ -186,9 +186,15 @@ extension DicfuseLayer {
             }
             let created = FetchWaiter()
             var claimed: [ObjectID] = []
-            for candidate in (id.map { [$0] } ?? []) + others where table[candidate] == nil {
-                table[candidate] = created
-                claimed.append(candidate)
+            recentlyFetched.withLock { recent in
+                if let id, table[id] == nil {
+                    table[id] = created
+                    claimed.append(id)
+                }
+                for candidate in others where table[candidate] == nil && !recent.contains(candidate) {
+                    table[candidate] = created
+                    claimed.append(candidate)
+                }
             }
             return claimed.isEmpty ? .cached : .fetch(created, claimed)
         }
@@ -205,6 +211,8 @@ extension DicfuseLayer {
     private func fetchAndRelease(_ claimed: [ObjectID], path: [UInt8]) -> Errno? {
         var failure: Errno? = nil
         do { try fetch(claimed, path: path) } catch { failure = error }
+        // Recent first: a planner that no longer finds one of them in flight finds it there.
+        if failure == nil { recentlyFetched.withLock { recent in for claimedID in claimed { recent.insert(claimedID) } } }
         inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
         return failure
     }

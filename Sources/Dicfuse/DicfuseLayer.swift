@@ -33,6 +33,8 @@ public final class DicfuseLayer: ReadableLayer {
     /// once per stat of each of its files. Bounded like the tree cache.
     private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
+    /// Blobs fetched a moment ago (taken after `inflight` when both are held).
+    let recentlyFetched = Mutex(RecentObjects())
     /// Size lookups (object-info) in flight, by tree.
     let sizeLookups = Mutex<[ObjectID: FetchWaiter]>([:])
     /// Until when (CLOCK_MONOTONIC ns) a miss continues a walk: misses in quick succession
