@@ -19,12 +19,16 @@ extension OverlayFileSystem {
         let writing = hostFlags & O_ACCMODE_VALUE != O_RDONLY_VALUE || hostFlags & O_TRUNC_VALUE != 0
         var (node, path) = try locate(inode)
         if node.isDirectory { throw .isDirectory }
-        if !writing, node.layer != 0, node.lowerSize < OverlayFileSystem.passthroughMinimumLowerSize,
-           layer(node.layer).contentOutlivesClose {
-            // A small lower file is served from the page cache (see registerOpenFile), and a
-            // warm one is never READ: open its host file only when a READ comes. Saves an
-            // open, a stat and a close per open of a cached file (a build opening headers).
-            let handle = insertHandle(OpenFile(node: inode, descriptor: nil, layer: node.layer, backing: nil, lowerPath: path))
+        if !writing, node.layer != 0, node.lowerSize < OverlayFileSystem.passthroughMinimumLowerSize {
+            // A small lower file is served from the page cache (see registerOpenFile); its
+            // size is known, so no stat. A warm one is never READ: where content outlives its
+            // descriptors (host directories) the host file is opened only when a READ comes,
+            // which saves an open and a close per open of a cached file (a build opening
+            // headers). Dicfuse opens the blob now: an open blob is safe from `cache gc`.
+            let lower = layer(node.layer)
+            let descriptor = lower.contentOutlivesClose ? nil : try lower.openForReading(path)
+            let handle = insertHandle(OpenFile(node: inode, descriptor: descriptor, layer: node.layer, backing: nil,
+                                               lowerPath: descriptor == nil ? path : nil))
             return OpenResult(handle: handle, flags: [.keepCache], prefill: claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags))
         }
         if writing, node.layer != 0 {
@@ -39,11 +43,7 @@ extension OverlayFileSystem {
         } else {
             descriptor = try layer(node.layer).openForReading(path)
         }
-        var opened = try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
-        if opened.flags == [.keepCache] {  // a small lower file, served from the page cache
-            opened.prefill = claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags)
-        }
-        return opened
+        return try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
     }
 
     /// How much of a small lower file to store in the kernel's page cache with this OPEN
