@@ -13,6 +13,9 @@ struct OpenFile {
     /// The file's path in its lower layer, for that deferred open (lowers never change, so the
     /// path stays right whatever happens to the name in the mount meanwhile).
     var lowerPath: [UInt8]? = nil
+    /// Opened in the kernel's caching io mode (neither passthrough nor direct I/O). The kernel
+    /// fails with EIO an open whose mode conflicts with the node's other opens (fs/fuse/iomode.c).
+    var cachedMode = false
 }
 
 /// An open file whose host descriptor is open.

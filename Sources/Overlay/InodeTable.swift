@@ -24,6 +24,8 @@ struct Node {
     var links: [NameKey]
     var lookups: UInt64
     var openHandles: Int
+    /// How many of them are in the kernel's caching io mode (OpenFile.cachedMode).
+    var cachedHandles = 0
     /// The layer holding the visible copy.
     var layer: LayerIndex
     /// For a merged directory, the lower layers below `layer` whose directories show through.

@@ -28,7 +28,7 @@ extension OverlayFileSystem {
             let lower = layer(node.layer)
             let descriptor = lower.contentOutlivesClose ? nil : try lower.openForReading(path)
             let handle = insertHandle(OpenFile(node: inode, descriptor: descriptor, layer: node.layer, backing: nil,
-                                               lowerPath: descriptor == nil ? path : nil))
+                                               lowerPath: descriptor == nil ? path : nil, cachedMode: true))
             return OpenResult(handle: handle, flags: [.keepCache], prefill: claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags))
         }
         if writing, node.layer != 0 {
@@ -75,20 +75,32 @@ extension OverlayFileSystem {
         // A passthrough write runs with our credentials, which keep setuid/setgid bits; files
         // that carry them are written through WRITE requests, where dropSetIDBits applies.
         let carriesSetIDBits = (stat?.permissions ?? 0) & 0o6000 != 0
+        let (cachedOpens, passedThrough) = state.withLock { s in (s.table[id]?.cachedHandles ?? 0, s.table[id]?.backing != nil) }
         if options.passthrough, !smallLowerFile, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
-            switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
-            case .registered(let backingID):
-                backing = backingID
-                flags = [.passthrough]
-            case .otherFileInUse:
-                // The inode is already passed through to a different host file (it was copied
-                // up while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
+            if cachedOpens > 0 {
+                // Still open in caching mode from before a copy-up (a small lower file): the
+                // kernel refuses passthrough then, failing the open with EIO. Direct I/O
+                // reads and writes the upper copy without touching the old pages.
                 flags = [.directIO]
-            case .refused:
-                break  // READ/WRITE replies with the normal page cache
+            } else {
+                switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
+                case .registered(let backingID):
+                    backing = backingID
+                    flags = [.passthrough]
+                case .otherFileInUse:
+                    // The inode is already passed through to a different host file (it was copied
+                    // up while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
+                    flags = [.directIO]
+                case .refused:
+                    break  // READ/WRITE replies with the normal page cache
+                }
             }
         }
-        let handle = insertHandle(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing))
+        if passedThrough, flags.isDisjoint(with: [.passthrough, .directIO]) {
+            flags = [.directIO]  // caching mode is refused while passthrough opens exist
+        }
+        let cachedMode = flags.isDisjoint(with: [.passthrough, .directIO])
+        let handle = insertHandle(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing, cachedMode: cachedMode))
         return OpenResult(handle: handle, flags: flags, backingID: backing)
     }
 
@@ -96,6 +108,7 @@ extension OverlayFileSystem {
     private func insertHandle(_ file: OpenFile) -> FileHandleID {
         state.withLock { s in
             s.table[file.node]?.openHandles += 1
+            if file.cachedMode { s.table[file.node]?.cachedHandles += 1 }
             return s.handles.insert(file)
         }
     }
@@ -209,6 +222,7 @@ extension OverlayFileSystem {
             var close: BackingID? = nil
             if var node = s.table[file.node] {
                 node.openHandles -= 1
+                if file.cachedMode { node.cachedHandles -= 1 }
                 if let backing = node.backing, file.backing == backing.id {
                     node.backing = backing.users > 1 ? (backing.id, backing.layer, backing.users - 1) : nil
                     if backing.users == 1 { close = backing.id }

@@ -34,7 +34,24 @@ with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
     sys.exit(0 if m[:] == a.read() else 1)' "$L/d/f65536" "$M/d/f65536"
 check "a file written after it was stored reads back its new content" sh -c "
     printf new > '$M/d/f4096' && test \"\$(cat '$M/d/f4096')\" = new"
+# A small lower file held open (the kernel's caching mode) while another program appends to
+# it: the copy-up is opened with direct I/O, since the kernel fails a passthrough open of an
+# inode with cached opens (EIO). The open descriptor keeps reading the lower file, as on
+# overlayfs; opens after it see the append, and pass through once it is closed.
+check "appending to a small lower file that another program holds open works" python3 -c '
+import os, subprocess, sys
+path, lower = sys.argv[1], sys.argv[2]
+original = open(lower, "rb").read()
+held = os.open(path, os.O_RDONLY)
+assert os.pread(held, 1 << 20, 0) == original
+with open(path, "ab") as f: f.write(b"appended")
+assert open(path, "rb").read() == original + b"appended", "a new open sees the append"
+assert os.pread(held, 1 << 20, 0) == original, "the held descriptor reads the lower file"
+os.close(held)
+with open(path, "ab") as f: f.write(b"again")
+assert open(path, "rb").read() == original + b"appendedagain"' "$M/d/f1" "$L/d/f1"
 unmount_scorpio "$M"
+check "the upper copy holds both appends" sh -c "{ cat '$L/d/f1'; printf appendedagain; } | cmp '$UP/d/f1' -"
 
 rm -rf "$UP"
 mount_scorpio "$M" "$WORK/noopen.log" --upper "$UP" --lower "$L" --log-level trace --no-open || exit 1
