@@ -186,11 +186,11 @@ extension DicfuseLayer {
             }
             let created = FetchWaiter()
             var claimed: [ObjectID] = []
+            if let id {  // not in flight (see above)
+                table[id] = created
+                claimed.append(id)
+            }
             recentlyFetched.withLock { recent in
-                if let id, table[id] == nil {
-                    table[id] = created
-                    claimed.append(id)
-                }
                 for candidate in others where table[candidate] == nil && !recent.contains(candidate) {
                     table[candidate] = created
                     claimed.append(candidate)

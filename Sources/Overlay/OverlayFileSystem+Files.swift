@@ -50,7 +50,7 @@ extension OverlayFileSystem {
     /// (OpenResult.prefill): all of it, once per node, when the transport can store pages and
     /// the program does not bypass the page cache (O_DIRECT).
     func claimPrefill(_ ctx: RequestContext, node id: InodeNumber, size: UInt64, openFlags: Int32) -> Int {
-        guard options.prefill, ctx.notifier != nil, size > 0, size < OverlayFileSystem.passthroughMinimumLowerSize,
+        guard ctx.notifier != nil, size > 0, size < OverlayFileSystem.passthroughMinimumLowerSize,
               openFlags & O_DIRECT_VALUE == 0 else { return 0 }
         return state.withLock { s in
             guard var node = s.table[id], !node.prefilled else { return 0 }

@@ -29,9 +29,6 @@ public struct OverlayOptions: Sendable {
     /// The session answers OPEN with ENOSYS (InitConfiguration.noOpen): CREATE returns handle 0
     /// and file I/O runs on per-node descriptors (OverlayFileSystem+NoOpen).
     public var noOpen = false
-    /// Store a small lower file's content in the kernel's page cache when it is first opened
-    /// (OpenResult.prefill), where the transport can (host FUSE; not virtiofs).
-    public var prefill = true
     public init() {}
 }
 

@@ -5,11 +5,11 @@
 //   complete/<commit hex> marker: every tree of this commit is in objects/
 //   refs/<url hash>/<ref> the commit a ref named when it was last resolved
 //   tmp/                  files being written; renamed into place only when complete
-// Every file is written to tmp/ and renamed, so a killed daemon leaves no torn or zero-byte
-// object under a real name, and the next start uses the cache as is. Objects are written as
-// anonymous files (O_TMPFILE) in their fanout directory and linked once complete, which costs
-// one directory update instead of a create and a rename; tmp/ is the fallback where the
-// filesystem has no O_TMPFILE.
+// No file appears under its real name before it is complete, so a killed daemon leaves no
+// torn or zero-byte object, and the next start uses the cache as is. Objects are written as
+// anonymous files (O_TMPFILE) in their fanout directory and linked when complete: one
+// directory update instead of a create and a rename. Everything else, and objects where the
+// filesystem has no O_TMPFILE, is written to tmp/ and renamed.
 import Glibc
 import ScorpioSys
 import Synchronization
