@@ -20,8 +20,12 @@ extension OverlayFileSystem {
         var (node, path) = try locate(inode)
         if node.isDirectory { throw .isDirectory }
         if !writing, node.layer != 0, node.lowerSize < OverlayFileSystem.passthroughMinimumLowerSize {
-            // A small lower file is served from the page cache (see registerOpenFile); its
-            // size is known, so no stat. A warm one is never READ: where content outlives its
+            // Small lower files are served from FUSE's page cache (FOPEN_KEEP_CACHE) instead of
+            // passthrough: a passthrough read marks atime stale (fs/fuse/passthrough.c), so the
+            // next fstat costs a GETATTR round trip, and every open makes the kernel open the
+            // backing file again. Measured here on 100k small files, warm `tar` of all of them:
+            // 9.4 s from the page cache, 16.6 s through passthrough. The size is known from
+            // the lookup, so no stat. A warm file is never READ: where content outlives its
             // descriptors (host directories) the host file is opened only when a READ comes,
             // which saves an open and a close per open of a cached file (a build opening
             // headers). Dicfuse opens the blob now: an open blob is safe from `cache gc`.
@@ -60,23 +64,17 @@ extension OverlayFileSystem {
         }
     }
 
-    /// Stores an open descriptor as a handle and decides between passthrough and READ/WRITE.
-    /// Takes ownership of `descriptor`.
+    /// Stores an open descriptor (an upper file, or a lower file of 1 MiB or more) as a handle
+    /// and decides between passthrough and READ/WRITE. Takes ownership of `descriptor`.
     func registerOpenFile(_ ctx: RequestContext, node id: InodeNumber, descriptor: FileDescriptor, layer index: LayerIndex) throws(Errno) -> OpenResult {
         var flags: OpenReplyFlags = index == 0 ? [] : [.keepCache]  // lower files never change under us
         var backing: BackingID? = nil
-        // Small lower files are served from FUSE's page cache (FOPEN_KEEP_CACHE) instead of
-        // passthrough: a passthrough read marks atime stale (fs/fuse/passthrough.c), so the next
-        // fstat costs a GETATTR round trip, and every open makes the kernel open the backing file
-        // again. Measured here on 100k small files, warm `tar` of all of them: 9.4 s from the page
-        // cache, 16.6 s through passthrough. Large files and all upper files pass through.
         let stat = try? descriptor.stat()
-        let smallLowerFile = index != 0 && (stat?.size ?? 0) < OverlayFileSystem.passthroughMinimumLowerSize
         // A passthrough write runs with our credentials, which keep setuid/setgid bits; files
         // that carry them are written through WRITE requests, where dropSetIDBits applies.
         let carriesSetIDBits = (stat?.permissions ?? 0) & 0o6000 != 0
         let (cachedOpens, passedThrough) = state.withLock { s in (s.table[id]?.cachedHandles ?? 0, s.table[id]?.backing != nil) }
-        if options.passthrough, !smallLowerFile, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
+        if options.passthrough, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
             if cachedOpens > 0 {
                 // Still open in caching mode from before a copy-up (a small lower file): the
                 // kernel refuses passthrough then, failing the open with EIO. Direct I/O
@@ -237,7 +235,7 @@ extension OverlayFileSystem {
         file?.descriptor?.closeQuietly()
     }
 
-    /// Lower files below this size are not passed through (see registerOpenFile).
+    /// Lower files below this size are not passed through (see open).
     static let passthroughMinimumLowerSize: UInt64 = 1 << 20
 
     /// Writes reach the host file before WRITE is answered, so close has nothing to flush;
