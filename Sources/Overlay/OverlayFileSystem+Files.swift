@@ -50,12 +50,11 @@ extension OverlayFileSystem {
         return try registerOpenFile(ctx, node: inode, descriptor: descriptor, layer: node.layer)
     }
 
-    /// How much of a small lower file to store in the kernel's page cache with this OPEN
-    /// (OpenResult.prefill): all of it, once per node, when the transport can store pages and
-    /// the program does not bypass the page cache (O_DIRECT).
+    /// How much of a small lower file (under passthroughMinimumLowerSize, see open) to store in
+    /// the kernel's page cache with this OPEN (OpenResult.prefill): all of it, once per node,
+    /// when the transport can store pages and the program does not bypass the page cache (O_DIRECT).
     func claimPrefill(_ ctx: RequestContext, node id: InodeNumber, size: UInt64, openFlags: Int32) -> Int {
-        guard ctx.notifier != nil, size > 0, size < OverlayFileSystem.passthroughMinimumLowerSize,
-              openFlags & O_DIRECT_VALUE == 0 else { return 0 }
+        guard ctx.notifier != nil, size > 0, openFlags & O_DIRECT_VALUE == 0 else { return 0 }
         return state.withLock { s in
             guard var node = s.table[id], !node.prefilled else { return 0 }
             node.prefilled = true
