@@ -23,6 +23,9 @@ public struct InitFlags: OptionSet, Sendable {
     public static let handleKillPrivV2 = InitFlags(rawValue: 1 << 28)
     public static let initExt = InitFlags(rawValue: 1 << 30)
     public static let passthrough = InitFlags(rawValue: 1 << 37)
+    /// FUSE_OVER_IO_URING (7.42): requests may come through io_uring queues registered after
+    /// INIT. The kernel offers it only when the fuse module's `enable_uring` parameter is on.
+    public static let overIoUring = InitFlags(rawValue: 1 << 41)
 }
 
 /// How a session wants INIT answered.
@@ -38,6 +41,8 @@ public struct InitConfiguration: Sendable {
     /// the kernel keeps each file's page cache across opens; but with no OPEN reply there is
     /// no passthrough, and O_TRUNC must come as a SETATTR, so ATOMIC_O_TRUNC is not asked for.
     public var noOpen = false
+    /// Ask for FUSE_OVER_IO_URING; the transport registers its queues once INIT is answered.
+    public var ioUring = false
     public var timeouts = CacheTimeouts()
 
     public init() {}
@@ -50,6 +55,7 @@ public struct Negotiated: Sendable, Equatable {
     public var maxWrite: UInt32
     public var maxReadahead: UInt32
     public var passthrough: Bool { flags.contains(.passthrough) }
+    public var ioUring: Bool { flags.contains(.overIoUring) }
 
     public init(minor: UInt32, flags: InitFlags, maxWrite: UInt32, maxReadahead: UInt32) {
         self.minor = minor; self.flags = flags; self.maxWrite = maxWrite; self.maxReadahead = maxReadahead
@@ -73,8 +79,9 @@ extension InitConfiguration {
         if noOpen { wanted.remove(.atomicOTrunc) }
         if writebackCache { wanted.insert(.writebackCache) }
         else if passthrough && !noOpen { wanted.insert(.passthrough) }
+        if ioUring { wanted.insert(.overIoUring) }
         var flags = wanted.intersection(offered)
-        if !flags.contains(.initExt) { flags.remove(.passthrough) }
+        if !flags.contains(.initExt) { flags.subtract([.passthrough, .overIoUring]) }
         return Negotiated(minor: min(kernelMinor, Self.implementedMinor), flags: flags, maxWrite: maxWrite,
                           maxReadahead: maxReadahead)
     }

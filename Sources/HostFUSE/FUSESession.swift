@@ -34,9 +34,16 @@ public final class FUSESession<FS: FileSystem>: Sendable {
     let baton = ReaderBaton()
     let readyOnce = Atomic<Bool>(false)
     let onReady: @Sendable () -> Void
+    /// Queues and threads of FUSE over io_uring, when asked for and granted at INIT.
+    let uring = Mutex(URingParts())
+    /// Whether INIT asked for io_uring: /dev/fuse then carries little (FORGET, INTERRUPT, the
+    /// requests before the queues are registered), so one device worker serves it.
+    let wantsURing: Bool
 
     /// `onReady` runs once, after the kernel's INIT was answered (the mount then serves requests).
-    public init(mount: FUSEMount, dispatcher: Dispatcher<FS>, logger: Logger, onReady: @escaping @Sendable () -> Void = {}) {
+    public init(mount: FUSEMount, dispatcher: Dispatcher<FS>, logger: Logger, ioUring: Bool = false,
+                onReady: @escaping @Sendable () -> Void = {}) {
+        self.wantsURing = ioUring
         self.mount = mount
         self.dispatcher = dispatcher
         self.logger = logger
@@ -46,10 +53,10 @@ public final class FUSESession<FS: FileSystem>: Sendable {
     /// Starts `count` worker threads. The first uses the mount's own descriptor, the others clones.
     public func start(threadCount: Int) throws(Errno) {
         var devices = [mount.device]
-        for _ in 1..<max(1, threadCount) {
+        for _ in 1..<(wantsURing ? 1 : max(1, threadCount)) {
             devices.append(try mount.device.clone())
         }
-        let spin = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1
+        let spin = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 && !wantsURing
         var readers: [SpinningReader] = []
         for device in devices { readers.append(try SpinningReader(descriptor: device.descriptor, spin: spin)) }
         var started: [KernelThread] = []
@@ -64,6 +71,7 @@ public final class FUSESession<FS: FileSystem>: Sendable {
     /// Blocks until every worker thread has left (the connection ended).
     public func waitUntilFinished() {
         for thread in threads.withLock({ $0 }) { thread.join() }
+        finishURing()
         dispatcher.fileSystem.destroy()
     }
 
@@ -110,6 +118,7 @@ public final class FUSESession<FS: FileSystem>: Sendable {
             let outcome = dispatcher.handle(message, replyBuffer: reply, sink: sink)
             if !readyOnce.load(ordering: .relaxed), dispatcher.negotiated != nil,
                readyOnce.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+                startURingIfGranted()
                 onReady()
             }
             if outcome == .destroyed {
@@ -121,10 +130,26 @@ public final class FUSESession<FS: FileSystem>: Sendable {
         }
     }
 
+    /// Starts the io_uring queues when INIT asked for them and the kernel agreed. Until they
+    /// are registered the kernel holds new requests back, so a failure here ends the mount.
+    private func startURingIfGranted() {
+        guard wantsURing, let negotiated = dispatcher.negotiated else { return }
+        guard negotiated.ioUring else {
+            logger.warning("the kernel did not offer FUSE over io_uring; serving through /dev/fuse")
+            return
+        }
+        do {
+            try startURing(negotiated: negotiated)
+        } catch {
+            logger.critical("cannot set up io_uring queues; aborting the connection", metadata: ["errno": "\(error)"])
+            mount.abortConnection()
+        }
+    }
+
     /// Requests that may wait for storage whatever the layers: the baton goes first. Others
     /// say so themselves through `BlockingHint` when they are about to wait: READ when the
     /// page cache does not hold the data, Dicfuse before it asks the git server.
-    private static func mayWait(_ message: UnsafeRawBufferPointer) -> Bool {
+    static func mayWait(_ message: UnsafeRawBufferPointer) -> Bool {
         guard message.count >= 8 else { return false }
         switch FUSEOpcode(rawValue: message.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian) {
         case .write, .fsync, .fsyncdir, .fallocate, .copyFileRange, .copyFileRange64, .setlkw, .syncfs:
@@ -136,7 +161,7 @@ public final class FUSESession<FS: FileSystem>: Sendable {
 }
 
 /// The baton as seen by one worker during one request: `willBlock` passes it on at most once.
-private final class WorkerTurn: BlockingHandler {
+final class WorkerTurn: BlockingHandler {
     let baton: ReaderBaton
     private(set) var passedOn = false
 

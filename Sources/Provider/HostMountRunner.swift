@@ -24,6 +24,7 @@ struct HostMountRunner {
         try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
         try SetupChecks.checkMountPoint(mountPoint)
         try SetupChecks.checkFUSEDevice()
+        if settings.ioUring { try SetupChecks.enableFUSEOverIoUring(logger: logger) }
 
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
         var fuseLogger = logger
@@ -37,12 +38,13 @@ struct HostMountRunner {
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache
         configuration.noOpen = settings.stack.noOpen
+        configuration.ioUring = settings.ioUring
         configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
         let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,
                                     notifier: DeviceNotifier(device: mount.device), logger: fuseLogger)
         let lowerList = lowerPaths.joined(separator: ":")
-        let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger) {
+        let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger, ioUring: settings.ioUring) {
             Daemon.notifyReady()  // first: a daemon's log lines must not reach the user's terminal
             logger.info("mounted", metadata: ["mount": "\(mountPoint)", "upper": "\(upperPath)", "lowers": "\(lowerList)"])
         }

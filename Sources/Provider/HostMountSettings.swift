@@ -34,6 +34,8 @@ struct HostMountSettings: Sendable {
     var threads: Int
     var passthrough: Bool
     var writebackCache: Bool
+    /// Serve requests through FUSE over io_uring queues (InitConfiguration.ioUring).
+    var ioUring: Bool
 
     /// The same settings as command-line arguments (used to start the daemon copy).
     var arguments: [String] {
@@ -43,6 +45,7 @@ struct HostMountSettings: Sendable {
                     "--entry-timeout", String(stack.entryTimeout), "--log-level", stack.logLevel.rawValue]
         if !passthrough { args.append("--no-passthrough") }
         if writebackCache { args.append("--writeback-cache") }
+        if ioUring { args.append("--io-uring") }
         if !stack.extendedAttributes { args.append("--no-xattr") }
         if stack.noOpen { args.append("--no-open") }
         if let logFile = stack.logFile { args += ["--log-file", logFile] }

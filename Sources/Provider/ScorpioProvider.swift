@@ -63,6 +63,9 @@ struct ScorpioProvider: ParsableCommand {
     @Flag(help: "Answer OPEN with ENOSYS: the kernel opens files without asking the daemon and keeps their page cache across opens (no round trip per open, warm reads at native speed), and reads and writes go through the daemon (no passthrough).")
     var noOpen = false
 
+    @Flag(help: "Take requests through FUSE over io_uring (kernel 6.14+): one queue per CPU, served on that CPU, instead of worker threads reading /dev/fuse. As root the daemon turns the fuse module's enable_uring parameter on.")
+    var ioUring = false
+
     @Flag(help: "Let the kernel cache writes (turns passthrough off: the kernel allows only one of them).")
     var writebackCache = false
 
@@ -87,6 +90,7 @@ struct ScorpioProvider: ParsableCommand {
         guard mountPoint != nil || virtiofs != nil else { throw ValidationError("--mount MNT or --virtiofs SOCKET is required (or use a subcommand: unmount)") }
         guard mountPoint == nil || virtiofs == nil else { throw ValidationError("--mount and --virtiofs exclude each other") }
         guard queues >= 1, queues <= 64 else { throw ValidationError("--queues must be between 1 and 64") }
+        guard virtiofs == nil || !ioUring else { throw ValidationError("--io-uring is for host mounts (--mount); virtiofs has its own queues") }
         guard virtiofs != nil || !persist else { throw ValidationError("--persist needs --virtiofs") }
         guard repo != nil || upper != nil else { throw ValidationError("--upper UPPER is required (it defaults to a fresh directory only with --repo)") }
         guard repo != nil || !(lower ?? "").isEmpty else { throw ValidationError("--lower DIR[:DIR...] or --repo URL is required") }
@@ -117,7 +121,7 @@ struct ScorpioProvider: ParsableCommand {
         }
         let settings = HostMountSettings(
             mountPoint: mountPoint!, stack: stack, threads: threads ?? 2 * ProcessorCount.online,
-            passthrough: !noPassthrough, writebackCache: writebackCache)
+            passthrough: !noPassthrough, writebackCache: writebackCache, ioUring: ioUring)
         let code = foreground ? HostMountRunner(settings: settings).runForeground() : Daemon.start(settings: settings)
         throw ExitCode(code)
     }

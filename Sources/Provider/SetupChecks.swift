@@ -1,6 +1,7 @@
 // Checks of the command line's paths before anything is mounted, each with a one-line error.
 import Foundation
 import Glibc
+import Logging
 
 /// A refused setup: the message for the user and the exit status.
 struct SetupFailure: Error {
@@ -93,5 +94,23 @@ enum SetupChecks {
         guard geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) == 0 else {
             throw SetupFailure(message: "/dev/fuse is not readable and writable by this user", status: ExitStatus.fuseUnavailable)
         }
+    }
+
+    /// The kernel offers FUSE over io_uring only while the fuse module's `enable_uring`
+    /// parameter is on (it is off by default). `--io-uring` asks for it, so as root we turn it
+    /// on; the parameter only lets servers that ask use io_uring, others are unaffected.
+    static func enableFUSEOverIoUring(logger: Logger) throws(SetupFailure) {
+        let parameter = "/sys/module/fuse/parameters/enable_uring"
+        guard let current = try? String(contentsOfFile: parameter, encoding: .utf8) else {
+            throw SetupFailure(message: "--io-uring: this kernel has no FUSE over io_uring (\(parameter) is missing; it needs Linux 6.14+ built with CONFIG_FUSE_IO_URING)", status: ExitStatus.fuseUnavailable)
+        }
+        guard !current.hasPrefix("Y") else { return }
+        let file = open(parameter, O_WRONLY | O_CLOEXEC)
+        let written = file >= 0 && write(file, "Y", 1) == 1
+        if file >= 0 { close(file) }
+        guard written else {
+            throw SetupFailure(message: "--io-uring: FUSE over io_uring is off and cannot be turned on (\(String(cString: strerror(errno)))); as root run: echo Y > \(parameter)", status: ExitStatus.fuseUnavailable)
+        }
+        logger.notice("turned FUSE over io_uring on", metadata: ["parameter": "\(parameter)"])
     }
 }

@@ -88,4 +88,20 @@ int scorpio_block_termination_signals(void);
 /// sigwait(3) for the signals blocked above; returns the signal number.
 int scorpio_wait_signal(void);
 
+/// io_uring for FUSE-over-io_uring (uring.c). `scorpio_uring_create` sets up a ring of
+/// `entries` 128-byte SQEs and returns an opaque handle, or NULL with `*error` set.
+void *scorpio_uring_create(unsigned entries, int *error);
+void scorpio_uring_destroy(void *ring);
+/// Queues one IORING_OP_URING_CMD to `target_fd` with `iovecs` (struct iovec[]) and
+/// `payload_len` (at most 80) bytes copied into the SQE's command area, and submits it when
+/// `submit` is nonzero (otherwise the next `scorpio_uring_wait` does). Safe from several
+/// threads. Returns 0 or -errno.
+int scorpio_uring_queue_command(void *ring, int target_fd, uint32_t command, const void *iovecs, unsigned iovec_count,
+                                const void *payload, size_t payload_len, uint64_t user_data, int submit);
+/// Submits queued commands, waits for the next completion and consumes it. One thread at a
+/// time. Returns 0 or -errno.
+int scorpio_uring_wait(void *ring, uint64_t *user_data, int32_t *res);
+/// Restricts the calling thread to one CPU. Returns 0 or -errno.
+int scorpio_pin_to_cpu(int cpu);
+
 #endif
