@@ -9,8 +9,8 @@ import Testing
 struct DispatcherTests {
     // Offsets into an INIT reply: 16-byte fuse_out_header + field offset in fuse_init_out.
     static let initOutFlags = 16 + 12
-    static let initOutFlags2 = 16 + 48
-    static let initOutMaxStackDepth = 16 + 52
+    static let initOutFlags2 = 16 + 32
+    static let initOutMaxStackDepth = 16 + 36
 
     /// Golden INIT with `fuse_init_in.flags` replaced (bytes 52..<56 of the message).
     static func initRequest(flags: UInt32) -> [UInt8] {
@@ -110,6 +110,25 @@ struct DispatcherTests {
         #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x10c4_f039)
         #expect(readLE32(replies[0], at: Self.initOutFlags2) == 0)
         #expect(readLE32(replies[0], at: Self.initOutMaxStackDepth) == 0)
+    }
+
+    @Test func initWithIoUringAsksForItOnlyWhenOffered() {
+        var configuration = InitConfiguration()
+        configuration.ioUring = true
+        let offered = DispatchHarness(configuration: configuration)
+        var request = Golden.initialize
+        request.replaceSubrange(56..<60, with: le32(0x3bd))  // flags2 + FUSE_OVER_IO_URING (bit 41 = flags2 bit 9)
+        let replies = offered.send(request).replies
+        guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
+        #expect(readLE32(replies[0], at: Self.initOutFlags2) == 0x220)  // PASSTHROUGH | OVER_IO_URING
+        #expect(offered.dispatcher.negotiated?.ioUring == true)
+        // The golden offer (a kernel whose enable_uring is off) lacks the bit: not asked for.
+        let notOffered = DispatchHarness(configuration: configuration)
+        #expect(notOffered.send(Golden.initialize).replies.map { readLE32($0, at: Self.initOutFlags2) } == [0x20])
+        #expect(notOffered.dispatcher.negotiated?.ioUring == false)
+        // Offered but not configured: not asked for either.
+        let unconfigured = DispatchHarness()
+        #expect(unconfigured.send(request).replies.map { readLE32($0, at: Self.initOutFlags2) } == [0x20])
     }
 
     @Test func initWithNewerMajorRepliesMajorAndMinorOnlyAndStaysUninitialized() {
