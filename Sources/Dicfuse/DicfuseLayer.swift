@@ -46,6 +46,11 @@ public final class DicfuseLayer: ReadableLayer {
     /// Set while a walk's next window is fetched in the background; the thread doing it.
     let walkAheadRunning = Atomic<Bool>(false)
     let walkAheadThread = Mutex<KernelThread?>(nil)
+    /// Blobs this layer's open files use, published for `cache gc`; nil if the table could
+    /// not be created (OPEN then opens each blob).
+    let pins: BlobPins?
+    /// Moves the access times of blobs that open files use without reading them.
+    let toucher: BlobToucher
 
     /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
     /// bounded whatever the repository's size (the store on disk keeps them all).
@@ -62,6 +67,13 @@ public final class DicfuseLayer: ReadableLayer {
         self.prefetch = prefetch
         self.lazyTrees = lazyTrees
         self.logger = logger
+        do {
+            self.pins = try BlobPins(cacheRoot: store.root)
+        } catch {
+            logger.warning("cannot create a blob pin table; open files will hold their blobs open", metadata: ["error": "\(error)"])
+            self.pins = nil
+        }
+        self.toucher = BlobToucher(store: store)
     }
 
     // MARK: Trees and paths
@@ -172,8 +184,20 @@ public final class DicfuseLayer: ReadableLayer {
         return Array(target[0..<count])
     }
 
-    /// `cache gc` evicts blobs no process has open, so an open file holds its blob open.
-    public var contentOutlivesClose: Bool { false }
+    /// `cache gc` evicts blobs that no process has open and no mount has pinned: an open file
+    /// pins its blob (BlobPins), and the first READ opens it. Without a pin table (it could not
+    /// be created) OPEN opens the blob, which keeps it from gc as well.
+    public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? {
+        guard let pins else { return nil }
+        let (entry, _, _) = try locate(path)
+        guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        toucher.noteUse(entry.id)
+        return .pinned(slot: pins.pin(entry.id))
+    }
+
+    public func releaseContent(_ hold: ContentHold) {
+        if case .pinned(let slot) = hold { pins?.unpin(slot: slot) }
+    }
 
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent, _) = try locate(path)

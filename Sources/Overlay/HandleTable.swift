@@ -16,6 +16,8 @@ struct OpenFile {
     /// Opened in the kernel's caching io mode (neither passthrough nor direct I/O). The kernel
     /// fails with EIO an open whose mode conflicts with the node's other opens (fs/fuse/iomode.c).
     var cachedMode = false
+    /// What keeps a small lower file's content while OPEN left opening it to the first READ.
+    var hold: ContentHold? = nil
 }
 
 /// An open file whose host descriptor is open.

@@ -28,17 +28,29 @@ public protocol ReadableLayer: Sendable {
     func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int
     /// What the layer has fetched so far (objects, bytes), for progress displays.
     var fetchedTotals: (objects: Int, bytes: Int) { get }
-    /// True when a file's content stays available without an open descriptor, so OPEN may
-    /// leave opening it to the first READ (host directories). False where content nobody
-    /// holds open may be evicted (Dicfuse's content store): an open file keeps its blob.
-    var contentOutlivesClose: Bool { get }
+    /// Keeps `path`'s content available while a handle has it open, without opening it, so
+    /// OPEN can leave the open to the first READ (a file served from the page cache is never
+    /// READ). `.notNeeded` where content outlives its descriptors (host directories); nil where
+    /// only an open descriptor keeps it (OPEN then opens the file).
+    func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold?
+    /// Ends a hold when its handle is released.
+    func releaseContent(_ hold: ContentHold)
+}
+
+/// What keeps an open file's content from eviction until its handle is released.
+public enum ContentHold: Sendable, Equatable {
+    /// The layer never evicts (host directories).
+    case notNeeded
+    /// A counter of the layer's pin table (Dicfuse: `cache gc` keeps pinned blobs).
+    case pinned(slot: Int)
 }
 
 extension ReadableLayer {
     /// Host directories are all there already.
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int { 0 }
     public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
-    public var contentOutlivesClose: Bool { true }
+    public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? { .notNeeded }
+    public func releaseContent(_ hold: ContentHold) {}
 }
 
 /// A host directory used as a layer. It holds one descriptor, for its root.

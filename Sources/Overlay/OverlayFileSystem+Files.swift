@@ -28,11 +28,12 @@ extension OverlayFileSystem {
             // the lookup, so no stat. A warm file is never READ: where content outlives its
             // descriptors (host directories) the host file is opened only when a READ comes,
             // which saves an open and a close per open of a cached file (a build opening
-            // headers). Dicfuse opens the blob now: an open blob is safe from `cache gc`.
+            // headers). Dicfuse pins the blob instead, so `cache gc` keeps it (ContentHold).
             let lower = layer(node.layer)
-            let descriptor = lower.contentOutlivesClose ? nil : try lower.openForReading(path)
+            let hold = try lower.holdContent(path)
+            let descriptor = hold == nil ? try lower.openForReading(path) : nil
             let handle = insertHandle(OpenFile(node: inode, descriptor: descriptor, layer: node.layer, backing: nil,
-                                               lowerPath: descriptor == nil ? path : nil, cachedMode: true))
+                                               lowerPath: descriptor == nil ? path : nil, cachedMode: true, hold: hold))
             return OpenResult(handle: handle, flags: [.keepCache], prefill: claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags))
         }
         if writing, node.layer != 0 {
@@ -232,6 +233,7 @@ extension OverlayFileSystem {
         }
         if let (id, registrar) = closeBacking { registrar.close(id) }
         file?.descriptor?.closeQuietly()
+        if let file, let hold = file.hold { layer(file.layer).releaseContent(hold) }
     }
 
     /// Lower files below this size are not passed through (see open).

@@ -1,7 +1,8 @@
 // `scorpio-provider cache stats|gc [--cache DIR] [--max-size 20G]`: size accounting of the
 // shared content store and LRU eviction of blobs. Commits, trees and sizes are kept (they are
 // what makes a remount work offline); blobs are evicted oldest access first, and a blob some
-// process has open (a mounted daemon serving it, or passing it through) is never evicted.
+// process has open (a mounted daemon serving it, or passing it through) or a mount has pinned
+// (an open file served from the page cache, see BlobPins) is never evicted.
 import ArgumentParser
 import Dicfuse
 import Foundation
@@ -45,9 +46,10 @@ struct CacheGC: ParsableCommand {
         let blobs = BlobInventory.scan(options.directory + "/blobs").sorted { $0.lastAccess < $1.lastAccess }
         var total = blobs.reduce(0) { $0 + $1.size }
         let inUse = BlobInventory.openFiles()
+        let pinned = BlobPins.snapshot(cacheRoot: options.directory)
         var evicted = 0, freed: UInt64 = 0, skipped = 0
         for blob in blobs where total > limit {
-            if inUse.contains(blob.path) { skipped += 1; continue }
+            if inUse.contains(blob.path) || BlobInventory.objectID(of: blob.path).map(pinned.contains) == true { skipped += 1; continue }
             if unlink(blob.path) == 0 {
                 total -= blob.size; freed += blob.size; evicted += 1
             }
@@ -76,6 +78,13 @@ enum BlobInventory {
             items.append(Item(path: path, size: UInt64(st.st_size), lastAccess: max(access, modification)))
         }
         return items
+    }
+
+    /// The object id a blob's path names (blobs/xx/<38 hex>).
+    static func objectID(of path: String) -> ObjectID? {
+        let parts = path.split(separator: "/")
+        guard parts.count >= 2 else { return nil }
+        return ObjectID(hex: parts[parts.count - 2] + parts[parts.count - 1])
     }
 
     /// Every file any process holds open (from /proc/*/fd).

@@ -40,3 +40,11 @@ public enum SharedMemoryOrder {
     @inline(__always) public static func storeRelease(_ pointer: UnsafeMutableRawPointer, _ value: UInt16) { scorpio_store_release_u16(pointer, value) }
     @inline(__always) public static func fullFence() { scorpio_fence_full() }
 }
+
+/// Counters in a file that several processes map (the blob pin tables `cache gc` reads).
+public enum SharedCounter {
+    /// Adds `delta` and returns the new value.
+    @discardableResult @inline(__always)
+    public static func add(_ pointer: UnsafeMutableRawPointer, _ delta: Int32) -> UInt32 { scorpio_atomic_add_u32(pointer, delta) }
+    @inline(__always) public static func load(_ pointer: UnsafeRawPointer) -> UInt32 { scorpio_atomic_load_u32(pointer) }
+}

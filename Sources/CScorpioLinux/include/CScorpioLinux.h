@@ -70,6 +70,9 @@ int scorpio_memfd_create(const char *name, unsigned int flags);
 static inline uint16_t scorpio_load_acquire_u16(const void *p) { return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE); }
 static inline void scorpio_store_release_u16(void *p, uint16_t v) { __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE); }
 static inline void scorpio_fence_full(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+/// Counters in a file mapped by several processes (the blob pin tables of `cache gc`).
+static inline uint32_t scorpio_atomic_add_u32(void *p, int32_t delta) { return __atomic_add_fetch((uint32_t *)p, (uint32_t)delta, __ATOMIC_RELAXED); }
+static inline uint32_t scorpio_atomic_load_u32(const void *p) { return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED); }
 
 /// posix_spawnp(3) of `file` with `argv`/`envp` (NULL-terminated). Each `from[i]` is dup2()ed
 /// to `to[i]` in the child (the only descriptors passed beyond stdio). `new_session` starts the

@@ -38,6 +38,15 @@ public final class ObjectStore: Sendable {
     /// Path of a blob's content file (it may not exist yet).
     public func blobPath(_ id: ObjectID) -> String { fanout("blobs", id).file }
 
+    /// Sets a cached blob's access time (the LRU clock of `cache gc`) to now when it is older
+    /// than `seconds`. Missing blobs are left alone.
+    func touchBlobIfStale(_ id: ObjectID, olderThan seconds: Int64) {
+        let path = Array(blobPath(id).utf8)
+        let here = FileDescriptor(rawValue: AT_FDCWD_VALUE)
+        guard let stat = try? here.stat(at: path), Int64(time(nil)) - stat.accessTime.seconds > seconds else { return }
+        try? here.setTimes(at: path, access: .now, modification: .omit)
+    }
+
     /// Size of a cached blob, nil when it is not cached.
     public func cachedBlobSize(_ id: ObjectID) -> UInt64? {
         var st = stat()

@@ -265,10 +265,17 @@ ALL_BLOBS=$(git -C "$R" ls-tree -r HEAD | awk '$2 == "blob" {print $3}' | sort -
 expect_eq "the whole commit's blobs are cached" "$ALL_BLOBS" "$(find "$CACHE/blobs" -type f | wc -l)"
 check "a second prefetch has nothing left to fetch" sh -c "'$BIN' prefetch '$M' 2>&1 | grep -q 'prefetch: 0 objects'"
 check "cache stats counts the blobs" sh -c "'$BIN' cache stats --cache '$CACHE' | grep -q '^blobs: [1-9]'"
+# A second open of a file is served from the page cache: the daemon does not open the blob,
+# it pins it (BlobPins), and gc must keep it all the same.
+cat "$M/dir/nested/big.bin" > /dev/null
 exec 7< "$M/dir/nested/big.bin"
+BIG_BLOB=$CACHE/blobs/$(git -C "$R" rev-parse HEAD:dir/nested/big.bin | sed 's|^..|&/|')
+check "the daemon holds no descriptor to the open file's blob" sh -c "! ls -l /proc/$DAEMON_PID/fd | grep -q '$BIG_BLOB'"
 check "cache gc --max-size 0 evicts blobs" sh -c "'$BIN' cache gc --cache '$CACHE' --max-size 0 | grep -q 'evicted [1-9]'"
-check "an open blob survives gc" sh -c "test -n \"\$(find '$CACHE/blobs' -type f -size +200k)\""
+check "an open (pinned) blob survives gc" test -f "$BIG_BLOB"
+check "the open file still reads" cmp <(git -C "$R" cat-file blob HEAD:dir/nested/big.bin) /dev/fd/7
 exec 7<&-
+check "once closed, gc evicts it" sh -c "'$BIN' cache gc --cache '$CACHE' --max-size 0 >/dev/null && ! test -f '$BIG_BLOB'"
 check "evicted files are fetched again on read" sh -c "cat '$M/dir/f1.txt' | grep -q 'file 1'"
 unmount_scorpio "$M"
 

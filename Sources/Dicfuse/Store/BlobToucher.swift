@@ -1,0 +1,49 @@
+// `cache gc` evicts the blobs with the oldest access times. A file read from the kernel's page
+// cache never opens its blob, so nothing would move that clock: the layer notes each blob its
+// open files use, and a short-lived thread touches them (once per blob per run, and only where
+// the access time is over an hour old, which skips a metadata write on nearly every blob of a
+// warm tree). The OPEN that notes a blob only inserts into a set.
+import ScorpioSys
+import SystemPackage
+
+final class BlobToucher: Sendable {
+    /// A blob older than this is touched: eviction needs no finer clock.
+    static let staleSeconds: Int64 = 3600
+
+    private let store: ObjectStore
+    private let state = ConditionLock((pending: [ObjectID](), seen: Set<UInt64>(), running: false))
+
+    init(store: ObjectStore) { self.store = store }
+
+    /// Notes that an open file uses `id`; the first note of a blob queues its touch.
+    func noteUse(_ id: ObjectID) {
+        var key: UInt64 = 0
+        for byte in id.bytes[0..<8] { key = key << 8 | UInt64(byte) }
+        let startThread = state.withLock { s -> Bool in
+            guard s.seen.insert(key).inserted else { return false }
+            s.pending.append(id)
+            guard !s.running else { return false }
+            s.running = true
+            return true
+        }
+        guard startThread else { return }
+        do {
+            try KernelThread.start { [self] in drain() }.detach()
+        } catch {
+            state.withLock { $0.running = false }  // the next note tries again
+        }
+    }
+
+    private func drain() {
+        while true {
+            let batch = state.withLock { s -> [ObjectID] in
+                let taken = s.pending
+                s.pending = []
+                if taken.isEmpty { s.running = false }
+                return taken
+            }
+            if batch.isEmpty { return }
+            for id in batch { store.touchBlobIfStale(id, olderThan: Self.staleSeconds) }
+        }
+    }
+}
