@@ -54,7 +54,13 @@ extension FUSESession {
         if registers {
             for entry in 0..<queue.entryCount {
                 let result = queue.submit(entry: entry, commitID: nil, submit: true)
-                if result < 0 { logger.error("io_uring register failed", metadata: ["errno": "\(Errno(rawValue: -result))"]) }
+                guard result < 0 else { continue }
+                // The kernel holds every request back until each queue has an entry: without
+                // this one the mount would hang, so it ends instead.
+                logger.critical("io_uring register failed; aborting the connection", metadata: ["errno": "\(Errno(rawValue: -result))"])
+                mount.abortConnection()
+                queue.baton.end()  // no completion will come to end the queue's other thread
+                return
             }
         }
         let reply = UnsafeMutableRawBufferPointer.allocate(byteCount: dispatcher.requiredRequestBufferSize, alignment: 4096)
@@ -141,9 +147,13 @@ enum PossibleCPUs {
         } catch {
             return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
         }
-        let text = String(decoding: bytes[0..<count], as: UTF8.self)
-        let highest = text.split(whereSeparator: { $0 == "," || $0 == "-" || $0 == "\n" }).compactMap { Int($0) }.max() ?? 0
-        return highest + 1
+        // "0-3,8-11": the kernel makes as many queues as there are possible CPUs.
+        var total = 0
+        for range in String(decoding: bytes[0..<count], as: UTF8.self).split(whereSeparator: { $0 == "," || $0 == "\n" }) {
+            let bounds = range.split(separator: "-").compactMap { Int($0) }
+            if bounds.count == 2, bounds[1] >= bounds[0] { total += bounds[1] - bounds[0] + 1 } else if bounds.count == 1 { total += 1 }
+        }
+        return max(1, total)
     }
 }
 

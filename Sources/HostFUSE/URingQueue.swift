@@ -108,7 +108,7 @@ struct URingReplySink: ReplySink {
         if body > 0 { queue.payload(entry).copyMemory(from: reply.baseAddress! + 16, byteCount: body) }
         header.storeBytes(of: UInt32(body), toByteOffset: URingLayout.payloadSize, as: UInt32.self)
         let result = queue.submit(entry: entry, commitID: commitID, submit: turn.passedOn)
-        if result < 0 { logger.warning("io_uring commit failed", metadata: ["errno": "\(Errno(rawValue: -result))"]) }
+        if result < 0 { logger.error("io_uring commit failed; the request stays unanswered", metadata: ["errno": "\(Errno(rawValue: -result))"]) }
         committed.pointee = true
     }
 }
