@@ -307,7 +307,7 @@ extension DicfuseLayer {
     }
 
     /// Directory entries' ids in the order the mount lists them (by `listingCookie`).
-    private func inListingOrder(_ directories: [TreeEntry]) -> [ObjectID] {
+    func inListingOrder(_ directories: [TreeEntry]) -> [ObjectID] {
         withListingCookies(directories).map(\.id)
     }
 
@@ -320,7 +320,7 @@ extension DicfuseLayer {
     /// order it reaches them: those listed after it in its parent, then those after the parent
     /// in the grandparent, and so on up to the root; last (wrapping around) those listed
     /// before it in its parent.
-    private func walkNeighbours(of path: [UInt8]) -> [ObjectID] {
+    func walkNeighbours(of path: [UInt8]) -> [ObjectID] {
         let components = path.split(separator: UInt8(ascii: "/")).dropLast()  // the directories
         var after: [ObjectID] = [], before: [ObjectID] = []
         var depth = components.count

@@ -51,6 +51,8 @@ public final class DicfuseLayer: ReadableLayer {
     let pins: BlobPins?
     /// Moves the access times of blobs that open files use without reading them.
     let toucher: BlobToucher
+    /// Reads cached blobs ahead of a walk when the page cache lacks them.
+    let readAhead: DiskReadAhead
 
     /// Parsed trees kept in memory at most; beyond it the cache starts over, so memory stays
     /// bounded whatever the repository's size (the store on disk keeps them all).
@@ -74,6 +76,7 @@ public final class DicfuseLayer: ReadableLayer {
             self.pins = nil
         }
         self.toucher = BlobToucher(store: store)
+        self.readAhead = DiskReadAhead(store: store)
     }
 
     // MARK: Trees and paths

@@ -27,6 +27,8 @@ struct ReadyFile {
     let layer: LayerIndex
     /// Holds a node's shared descriptor open while a request uses it (handle-less I/O).
     var keepAlive: NodeDescriptor? = nil
+    /// The file's path in its lower layer, for a small lower file opened through a handle.
+    var lowerPath: [UInt8]? = nil
 }
 
 /// Handle ids to handles. Kept inside the overlay's Mutex.

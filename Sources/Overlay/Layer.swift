@@ -35,6 +35,9 @@ public protocol ReadableLayer: Sendable {
     func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold?
     /// Ends a hold when its handle is released.
     func releaseContent(_ hold: ContentHold)
+    /// A read of `path` found its content outside the host's page cache (it waits for the
+    /// disk): a layer whose files a walk reads in a known order may read the next ones ahead.
+    func contentMissedPageCache(_ path: [UInt8])
 }
 
 /// What keeps an open file's content from eviction until its handle is released.
@@ -51,6 +54,7 @@ extension ReadableLayer {
     public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? { .notNeeded }
     public func releaseContent(_ hold: ContentHold) {}
+    public func contentMissedPageCache(_ path: [UInt8]) {}
 }
 
 /// A host directory used as a layer. It holds one descriptor, for its root.

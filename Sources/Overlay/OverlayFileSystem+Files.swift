@@ -147,7 +147,9 @@ extension OverlayFileSystem {
             guard let file = s.handles[handle] else { throw .badFileDescriptor }
             return file
         }
-        if let descriptor = file.descriptor { return ReadyFile(node: file.node, descriptor: descriptor, layer: file.layer) }
+        if let descriptor = file.descriptor {
+            return ReadyFile(node: file.node, descriptor: descriptor, layer: file.layer, lowerPath: file.lowerPath)
+        }
         guard let path = file.lowerPath else { throw .badFileDescriptor }
         let opened = try layer(file.layer).openForReading(path)
         // Concurrent READs of one handle may both get here: the first stored descriptor wins.
@@ -160,7 +162,7 @@ extension OverlayFileSystem {
         }
         if kept != opened { opened.closeQuietly() }
         guard let kept else { throw .badFileDescriptor }  // released meanwhile
-        return ReadyFile(node: file.node, descriptor: kept, layer: file.layer)
+        return ReadyFile(node: file.node, descriptor: kept, layer: file.layer, lowerPath: path)
     }
 
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
@@ -179,6 +181,7 @@ extension OverlayFileSystem {
             }
             if total == buffer.count { return total }
             BlockingHint.willBlock()
+            if let path = file.lowerPath { layer(file.layer).contentMissedPageCache(path) }
         }
         while total < buffer.count {
             let count = try file.descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: Int64(offset) + Int64(total))

@@ -1,0 +1,91 @@
+// Reading cached blobs ahead of a walk when the host's page cache does not hold them (a
+// remount after a reboot or drop_caches). A program such as tar reads one file at a time, and
+// each blob it opens waits for the disk: its directory entry, its inode (blobs are spread
+// over 256 fanout directories, so neighbours in the tree are far apart on disk) and its data.
+// A few threads open the blobs the walk reaches next and ask for their data
+// (POSIX_FADV_WILLNEED), so several reads are in flight while the program works through
+// the ones already read. Each directory is read ahead once per mount (the set is bounded).
+import Glibc
+import ScorpioSys
+import SystemPackage
+
+final class DiskReadAhead: Sendable {
+    /// Threads opening blobs ahead: reads in flight at once.
+    static let threadCount = 4
+    /// Blobs queued per planned window, and the queue length under which the next is planned.
+    static let window = 1024
+    /// Directories remembered as read ahead; past it the memory starts over.
+    static let rememberedDirectories = 50_000
+
+    private let store: ObjectStore
+    private let state = ConditionLock((queue: [ObjectID](), next: 0, directories: Set<ObjectID>(), workers: 0, planning: false))
+
+    init(store: ObjectStore) { self.store = store }
+
+    /// Plans the next window with `planner` on a thread of its own, unless one is being
+    /// planned or the queue still holds more than half a window.
+    func plan(from path: [UInt8], _ planner: @escaping @Sendable () -> [ObjectID]) {
+        let start = state.withLock { s -> Bool in
+            guard !s.planning, s.queue.count - s.next < Self.window / 2 else { return false }
+            s.planning = true
+            return true
+        }
+        guard start else { return }
+        do {
+            try KernelThread.start { [self] in
+                let blobs = planner()
+                state.withLock { $0.planning = false }
+                enqueue(blobs)
+            }.detach()
+        } catch {
+            state.withLock { $0.planning = false }
+        }
+    }
+
+    /// Claims a directory for reading ahead; false when it was read ahead already.
+    func claim(_ directory: ObjectID) -> Bool {
+        state.withLock { s in
+            if s.directories.count >= Self.rememberedDirectories { s.directories.removeAll(keepingCapacity: true) }
+            return s.directories.insert(directory).inserted
+        }
+    }
+
+    /// Queues blobs to read ahead, in the order the walk will read them, and starts threads.
+    func enqueue(_ blobs: [ObjectID]) {
+        guard !blobs.isEmpty else { return }
+        let starting = state.withLock { s -> Int in
+            if s.next > 0 { s.queue.removeFirst(s.next); s.next = 0 }
+            s.queue += blobs
+            let wanted = min(Self.threadCount, s.queue.count) - s.workers
+            s.workers += max(0, wanted)
+            return max(0, wanted)
+        }
+        for _ in 0..<starting {
+            do {
+                try KernelThread.start { [self] in work() }.detach()
+            } catch {
+                state.withLock { $0.workers -= 1 }
+            }
+        }
+    }
+
+    private func work() {
+        while true {
+            let id = state.withLock { s -> ObjectID? in
+                guard s.next < s.queue.count else {
+                    s.workers -= 1
+                    return nil
+                }
+                s.next += 1
+                return s.queue[s.next - 1]
+            }
+            guard let id else { return }
+            let fd = open(store.blobPath(id), O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }  // not cached: the walk fetches it
+            // The first MiB: what a page-cache prefill reads (larger files are passed through,
+            // and the kernel's own readahead serves them).
+            _ = posix_fadvise(fd, 0, 1 << 20, POSIX_FADV_WILLNEED)
+            close(fd)
+        }
+    }
+}
