@@ -181,10 +181,27 @@ extension OverlayFileSystem {
             }
             if total == buffer.count { return total }
             BlockingHint.willBlock()
-            if let path = file.lowerPath { layer(file.layer).contentMissedPageCache(path) }
+            // RWF_NOWAIT also gives up on cached pages (a readahead mark, a locked page): only
+            // a read that then took disk time tells the layer that its content is not cached.
+            let start = monotonicNanoseconds()
+            total += try readFully(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
+                                   at: Int64(offset) + Int64(total))
+            if let path = file.lowerPath, monotonicNanoseconds() - start > Self.diskReadNanoseconds {
+                layer(file.layer).contentMissedPageCache(path)
+            }
+            return total
         }
+        return try readFully(file.descriptor, into: buffer, at: Int64(offset))
+    }
+
+    /// A read that waited longer than this went to the disk.
+    static let diskReadNanoseconds: Int64 = 1_000_000
+
+    /// Reads until `buffer` is full or the file ends.
+    private func readFully(_ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
+        var total = 0
         while total < buffer.count {
-            let count = try file.descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: Int64(offset) + Int64(total))
+            let count = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: offset + Int64(total))
             if count == 0 { break }
             total += count
         }
