@@ -4,6 +4,8 @@
 import Overlay
 
 extension DicfuseLayer {
+    public var readsAhead: Bool { true }
+
     public func contentMissedPageCache(_ path: [UInt8]) {
         // Planning reads trees and size tables, from disk too: on a thread of its own, so the
         // request that missed goes on at once.

@@ -35,7 +35,10 @@ public protocol ReadableLayer: Sendable {
     func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold?
     /// Ends a hold when its handle is released.
     func releaseContent(_ hold: ContentHold)
-    /// A read of `path` found its content outside the host's page cache (it waits for the
+    /// Whether the layer wants `contentMissedPageCache` (asking the page cache costs a
+    /// system call per read of a small lower file).
+    var readsAhead: Bool { get }
+    /// A read of `path` found its content outside the host's page cache (it will wait for the
     /// disk): a layer whose files a walk reads in a known order may read the next ones ahead.
     func contentMissedPageCache(_ path: [UInt8])
 }
@@ -54,6 +57,7 @@ extension ReadableLayer {
     public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? { .notNeeded }
     public func releaseContent(_ hold: ContentHold) {}
+    public var readsAhead: Bool { false }
     public func contentMissedPageCache(_ path: [UInt8]) {}
 }
 

@@ -170,6 +170,13 @@ extension OverlayFileSystem {
         let file = try file(handle, inode: inode, writing: false)
         var total = 0
         if BlockingHint.isInstalled {
+            // Asked before the read below: a RWF_NOWAIT read that misses starts the disk read,
+            // and the pages in flight would count as cached afterwards. RWF_NOWAIT also gives
+            // up on cached pages (a readahead mark), so it cannot tell by itself.
+            if let path = file.lowerPath, layer(file.layer).readsAhead,
+               file.descriptor.isCached(offset: Int64(offset), length: buffer.count) != true {
+                layer(file.layer).contentMissedPageCache(path)
+            }
             // What the page cache holds is answered at once; a read that has to wait for the
             // disk lets another worker read requests first.
             // A short read is the end of the file, or the end of what is cached: ask again.
@@ -181,21 +188,11 @@ extension OverlayFileSystem {
             }
             if total == buffer.count { return total }
             BlockingHint.willBlock()
-            // RWF_NOWAIT also gives up on cached pages (a readahead mark, a locked page): only
-            // a read that then took disk time tells the layer that its content is not cached.
-            let start = monotonicNanoseconds()
-            total += try readFully(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
-                                   at: Int64(offset) + Int64(total))
-            if let path = file.lowerPath, monotonicNanoseconds() - start > Self.diskReadNanoseconds {
-                layer(file.layer).contentMissedPageCache(path)
-            }
-            return total
+            return total + (try readFully(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]),
+                                          at: Int64(offset) + Int64(total)))
         }
         return try readFully(file.descriptor, into: buffer, at: Int64(offset))
     }
-
-    /// A read that waited longer than this went to the disk.
-    static let diskReadNanoseconds: Int64 = 1_000_000
 
     /// Reads until `buffer` is full or the file ends.
     private func readFully(_ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {

@@ -17,6 +17,9 @@ int scorpio_renameat2(int olddirfd, const char *oldpath, int newdirfd, const cha
 ssize_t scorpio_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
 /// preadv2(2) of one buffer with RWF_NOWAIT: fails with EAGAIN instead of waiting for the disk.
 ssize_t scorpio_pread_nowait(int fd, void *buf, size_t len, int64_t offset);
+/// How many bytes of [offset, offset+length) are in the page cache, by cachestat(2) (Linux
+/// 6.5+), counted in whole pages. Returns 0 or -errno (-ENOSYS on older kernels).
+int scorpio_cached_bytes(int fd, uint64_t offset, uint64_t length, uint64_t *cached);
 /// fallocate(2).
 int scorpio_fallocate(int fd, int mode, int64_t offset, int64_t len);
 /// mount(2) and umount2(2).
