@@ -2,8 +2,9 @@
 # FUSE over io_uring (--io-uring): the daemon turns the fuse module's enable_uring parameter on,
 # the kernel sends requests through the rings (the daemon's count of requests served there
 # covers what the test did), passthrough still keeps READ and WRITE out of the daemon, parallel
-# readers on both CPUs see the right bytes, a blocked request does not stop its queue, and a
-# killed daemon leaves a mount that `unmount` cleans. The parameter is restored at the end.
+# readers on both CPUs see the right bytes, a blocked request does not stop its queue, a
+# caught signal interrupts a request that waits for a git server, and a killed daemon leaves a
+# mount that `unmount` cleans. The parameter is restored at the end.
 source "$(dirname "$0")/lib.sh"
 preflight
 PARAM=/sys/module/fuse/parameters/enable_uring
@@ -48,6 +49,50 @@ check "two writers on one CPU with fsync" sh -c "
     wait && test \$(stat -c %s '$M/w1') = 8388608 && test \$(stat -c %s '$M/w2') = 8388608"
 unmount_scorpio "$M"
 check "at least 1200 requests came over io_uring" test "$(served "$WORK/uring.log")" -ge 1200
+
+# INTERRUPT comes through /dev/fuse even for a request that came over a ring: a program that
+# catches a signal while its open waits for a git server that never answers gets EINTR at
+# once, not after --fetch-timeout.
+R=$WORK/repo PORT=$((20000 + RANDOM % 20000))
+mkdir -p "$R/d" && for i in 1 2 3; do echo "file $i" > "$R/d/f$i.txt"; done
+git -C "$R" init -q -b main . && git -C "$R" add -A && git -C "$R" -c user.email=t@e -c user.name=t commit -qm t
+git -C "$R" config uploadpack.allowFilter true && git -C "$R" config uploadpack.allowAnySHA1InWant true
+git -C "$R" config transfer.advertiseObjectInfo true
+git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK" "$WORK" >/dev/null 2>&1 &
+GITD=$!; PIDS+=("$GITD")
+for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo" >/dev/null 2>&1 && break; sleep 0.1; done
+mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo" --cache "$WORK/cache" --upper "$WORK/up-warm" --prefetch none || exit 1
+ls -l "$M/d" > /dev/null  # trees and sizes cached; no blob
+unmount_scorpio "$M"
+kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
+mount_scorpio "$M" "$WORK/intr.log" --repo "git://127.0.0.1:$PORT/repo" --cache "$WORK/cache" --upper "$WORK/up-intr" \
+    --fetch-timeout 5 --io-uring || exit 1
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+while True: held.append(s.accept()[0])' "$PORT" &
+PIDS+=("$!")
+sleep 0.3
+start=$(date +%s%N)
+outcome=$(python3 -c '
+import signal, sys
+def stop(*_): raise TimeoutError
+signal.signal(signal.SIGALRM, stop)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+try:
+    open(sys.argv[1], "rb").read(); print("read")
+except TimeoutError:
+    print("interrupted")
+except OSError as error:
+    print("failed", error)' "$M/d/f2.txt")
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "a caught signal interrupts an open waiting over io_uring (${took} ms, $outcome)" \
+    sh -c "test '$outcome' = interrupted && test $took -lt 2500"
+unmount_scorpio "$M"
+check "the interrupted wait was logged" grep -q "request interrupted while waiting for a fetch" "$WORK/intr.log"
+check "that mount served over io_uring" grep -q "served over io_uring" "$WORK/intr.log"
 
 # A killed daemon: the rings go with it, and `unmount` cleans the stale mount point.
 mount_scorpio "$M" "$WORK/kill.log" --upper "$UP" --lower "$L" --io-uring || exit 1
