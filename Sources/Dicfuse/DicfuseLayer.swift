@@ -214,11 +214,8 @@ public final class DicfuseLayer: ReadableLayer {
             fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: blobPath, flags: O_RDONLY_VALUE)
         }
         // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move
-        // it. An hour's precision is plenty for eviction, and skips a metadata write (a journal
-        // entry) on nearly every open of a warm tree.
-        if let stat = try? fd.stat(), Int64(time(nil)) - stat.accessTime.seconds > 3600 {
-            try? fd.setTimesOfDescriptor(access: .now, modification: .omit)
-        }
+        // it. The toucher sets it in the background, once per blob per mount.
+        toucher.noteUse(entry.id)
         return fd
     }
 
