@@ -352,13 +352,7 @@ check "offline: the failure is logged with path and object id" grep -q "f7.txt" 
 
 # A server that accepts and never answers: while one read waits for it (up to --fetch-timeout),
 # the mount keeps answering other requests (the waiting worker hands /dev/fuse to another).
-python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-held = []
-while True: held.append(s.accept()[0])' "$PORT" &
-HOLE=$!; PIDS+=("$HOLE")
+start_stalled_server "$PORT"
 sleep 0.3
 ( cat "$M/dir/f8.txt" > /dev/null 2> "$WORK/hole.err"; echo "$?" > "$WORK/hole.done" ) &
 READER=$!
@@ -381,23 +375,13 @@ timeout -s KILL 0.5 cat "$M/dir/f9.txt" > /dev/null 2>&1
 took=$(elapsed_ms "$start")
 check "stalled server: a lookup killed while it waits ends at once (${took} ms)" test "$took" -lt 2000
 start=$(date +%s%N)
-outcome=$(python3 -c '
-import signal, sys
-def stop(*_): raise TimeoutError
-signal.signal(signal.SIGALRM, stop)
-signal.setitimer(signal.ITIMER_REAL, 0.5)
-try:
-    open(sys.argv[1], "rb").read(); print("read")
-except TimeoutError:
-    print("interrupted")
-except OSError as error:
-    print("failed", error)' "$M/dir/nested/small.txt")
+outcome=$(open_with_alarm "$M/dir/nested/small.txt")
 took=$(elapsed_ms "$start")
 check "stalled server: a caught signal interrupts an open waiting for its blob (${took} ms, $outcome)" \
     sh -c "test '$outcome' = interrupted && test $took -lt 2000"
 check "stalled server: both interrupted waits are logged, the fetches go on" \
     sh -c "grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q f9.txt && grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q small.txt"
 check "stalled server: the mount answers after the interrupts" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
-kill "$HOLE" 2>/dev/null; wait "$HOLE" 2>/dev/null
+kill "$STALLED_PID" 2>/dev/null; wait "$STALLED_PID" 2>/dev/null
 unmount_scorpio "$M"
 finish

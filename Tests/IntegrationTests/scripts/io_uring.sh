@@ -67,26 +67,10 @@ unmount_scorpio "$M"
 kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
 mount_scorpio "$M" "$WORK/intr.log" --repo "git://127.0.0.1:$PORT/repo" --cache "$WORK/cache" --upper "$WORK/up-intr" \
     --fetch-timeout 5 --io-uring || exit 1
-python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
-held = []
-while True: held.append(s.accept()[0])' "$PORT" &
-PIDS+=("$!")
+start_stalled_server "$PORT"
 sleep 0.3
 start=$(date +%s%N)
-outcome=$(python3 -c '
-import signal, sys
-def stop(*_): raise TimeoutError
-signal.signal(signal.SIGALRM, stop)
-signal.setitimer(signal.ITIMER_REAL, 0.5)
-try:
-    open(sys.argv[1], "rb").read(); print("read")
-except TimeoutError:
-    print("interrupted")
-except OSError as error:
-    print("failed", error)' "$M/d/f2.txt")
+outcome=$(open_with_alarm "$M/d/f2.txt")
 took=$(( ($(date +%s%N) - start) / 1000000 ))
 check "a caught signal interrupts an open waiting over io_uring (${took} ms, $outcome)" \
     sh -c "test '$outcome' = interrupted && test $took -lt 2500"

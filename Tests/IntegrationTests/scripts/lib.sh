@@ -86,3 +86,32 @@ finish() {
 new_workdir() {
     WORK=$(mktemp -d /tmp/scorpio-test.XXXXXX)
 }
+
+# start_stalled_server PORT : a TCP server that accepts connections and never answers (a git
+# server that hangs); sets STALLED_PID and adds it to PIDS.
+start_stalled_server() {
+    python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+while True: held.append(s.accept()[0])' "$1" &
+    STALLED_PID=$!
+    PIDS+=("$STALLED_PID")
+}
+
+# open_with_alarm FILE : opens and reads FILE in a program that catches a SIGALRM after 0.5 s;
+# prints "interrupted", "read" or "failed <error>".
+open_with_alarm() {
+    python3 -c '
+import signal, sys
+def stop(*_): raise TimeoutError
+signal.signal(signal.SIGALRM, stop)
+signal.setitimer(signal.ITIMER_REAL, 0.5)
+try:
+    open(sys.argv[1], "rb").read(); print("read")
+except TimeoutError:
+    print("interrupted")
+except OSError as error:
+    print("failed", error)' "$1"
+}
