@@ -118,7 +118,6 @@ public struct FUSEMount: Sendable {
         return false
     }
 
-    /// Unmounts `mountPoint`. `lazy` detaches it even while it is busy or its daemon is dead.
     /// Ends a connection the daemon cannot serve: a forced unmount aborts it (FUSE's
     /// umount_begin) without sending a request, then the mount is detached. Root only.
     func abortConnection() {
@@ -126,6 +125,7 @@ public struct FUSEMount: Sendable {
         try? MountCalls.unmount(mountPoint, flags: MountCalls.detach)
     }
 
+    /// Unmounts `mountPoint`. `lazy` detaches it even while it is busy or its daemon is dead.
     public static func unmount(_ mountPoint: String, lazy: Bool) throws(MountSetupError) {
         if geteuid() == 0 {
             do { try MountCalls.unmount(mountPoint, flags: lazy ? MountCalls.detach : 0) } catch {

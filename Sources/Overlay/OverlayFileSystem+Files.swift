@@ -174,7 +174,7 @@ extension OverlayFileSystem {
             // and the pages in flight would count as cached afterwards. RWF_NOWAIT also gives
             // up on cached pages (a readahead mark), so it cannot tell by itself.
             if let path = file.lowerPath, layer(file.layer).readsAhead,
-               file.descriptor.isCached(offset: Int64(offset), length: buffer.count) != true {
+               file.descriptor.hasCachedPages(offset: Int64(offset), length: buffer.count) != true {
                 layer(file.layer).contentMissedPageCache(path)
             }
             // What the page cache holds is answered at once; a read that has to wait for the

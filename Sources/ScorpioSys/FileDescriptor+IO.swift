@@ -20,14 +20,13 @@ extension FileDescriptor {
         }
     }
 
-    /// Whether the page cache holds all of [offset, offset+length) (cachestat(2)); nil where
-    /// the kernel cannot tell (before 6.5).
-    public func isCached(offset: Int64, length: Int) -> Bool? {
+    /// Whether the page cache holds any page of [offset, offset+length) (cachestat(2)); nil
+    /// where the kernel cannot tell (before 6.5). "Any", not "all": a read may ask for more
+    /// than the file holds, and the pages past its end are never cached.
+    public func hasCachedPages(offset: Int64, length: Int) -> Bool? {
         var cached: UInt64 = 0
         guard scorpio_cached_bytes(rawValue, UInt64(offset), UInt64(length), &cached) == 0 else { return nil }
-        // Whole pages are counted: the range's pages, from the one holding `offset`.
-        let first = UInt64(offset) / 4096, last = (UInt64(offset) + UInt64(max(length, 1)) - 1) / 4096
-        return cached >= (last - first + 1) * 4096
+        return cached > 0
     }
 
     /// pwrite(2) of `buffer`; returns the number of bytes written.
