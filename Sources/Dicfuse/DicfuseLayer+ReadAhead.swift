@@ -9,7 +9,7 @@ extension DicfuseLayer {
     public func contentMissedPageCache(_ path: [UInt8]) {
         // Planning reads trees and size tables, from disk too: on a thread of its own, so the
         // request that missed goes on at once.
-        readAhead.plan(from: path) { [self] in plannedReadAhead(from: path) }
+        readAhead.plan { [self] in plannedReadAhead(from: path) }
     }
 
     /// The blobs of the next window, and on the way the trees and size tables the walk's

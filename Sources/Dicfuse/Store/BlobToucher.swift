@@ -5,7 +5,6 @@
 // warm tree). The OPEN that notes a blob only inserts into a set.
 import Glibc
 import ScorpioSys
-import SystemPackage
 
 final class BlobToucher: Sendable {
     /// A blob older than this is touched: eviction needs no finer clock.

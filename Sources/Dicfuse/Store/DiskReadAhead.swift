@@ -7,7 +7,6 @@
 // the ones already read. Each directory is read ahead once per mount (the set is bounded).
 import Glibc
 import ScorpioSys
-import SystemPackage
 
 final class DiskReadAhead: Sendable {
     /// Threads opening blobs ahead: reads in flight at once.
@@ -24,7 +23,7 @@ final class DiskReadAhead: Sendable {
 
     /// Plans the next window with `planner` on a thread of its own, unless one is being
     /// planned or the queue still holds more than half a window.
-    func plan(from path: [UInt8], _ planner: @escaping @Sendable () -> [ObjectID]) {
+    func plan(_ planner: @escaping @Sendable () -> [ObjectID]) {
         let start = state.withLock { s -> Bool in
             guard !s.planning, s.queue.count - s.next < Self.window / 2 else { return false }
             s.planning = true
