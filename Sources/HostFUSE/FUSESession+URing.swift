@@ -10,30 +10,32 @@ import ScorpioSys
 import SystemPackage
 
 extension FUSESession {
-    /// Registered entries per queue: requests of one CPU that can be in progress at once.
-    static var uringEntriesPerQueue: Int { 4 }
-    /// Threads per queue: one reaps while another waits for storage or the network.
-    static var uringThreadsPerQueue: Int { 2 }
-
     /// Creates one queue per possible CPU and starts its threads. A queue that cannot be set
     /// up leaves the kernel waiting for it, so any failure here is fatal to the mount.
+    /// `--threads` is shared out among the queues, at least two each (one reaps while another
+    /// waits for storage or the network); each queue has two entries more than threads, so
+    /// requests keep coming while every thread is busy.
     func startURing(negotiated: Negotiated) throws(Errno) {
         let capacity = max(8192, (Int(negotiated.maxWrite) + 4095) / 4096 * 4096)
+        let queueCount = PossibleCPUs.count
+        let threadsPerQueue = max(2, requestedThreads.load(ordering: .relaxed) / queueCount)
+        let entriesPerQueue = threadsPerQueue + 2
         var queues: [URingQueueState] = []
-        for cpu in 0..<PossibleCPUs.count {
+        for cpu in 0..<queueCount {
             queues.append(try URingQueueState(queueID: UInt16(cpu), device: mount.device.descriptor.rawValue,
-                                              entryCount: Self.uringEntriesPerQueue, payloadCapacity: capacity))
+                                              entryCount: entriesPerQueue, payloadCapacity: capacity))
         }
         var started: [KernelThread] = []
         for (cpu, queue) in queues.enumerated() {
-            for index in 0..<Self.uringThreadsPerQueue {
+            for index in 0..<threadsPerQueue {
                 started.append(try KernelThread.start { [self] in
                     self.serveURing(queue: queue, cpu: cpu, registers: index == 0)
                 })
             }
         }
         uring.withLock { $0 = URingParts(threads: started, queues: queues) }
-        logger.debug("io_uring queues started", metadata: ["queues": "\(queues.count)", "entries": "\(Self.uringEntriesPerQueue)"])
+        logger.debug("io_uring queues started", metadata: ["queues": "\(queueCount)", "threads": "\(threadsPerQueue)",
+                                                           "entries": "\(entriesPerQueue)"])
     }
 
     /// Joins the queue threads (after the connection ended) and reports what they served.

@@ -39,6 +39,8 @@ public final class FUSESession<FS: FileSystem>: Sendable {
     /// Whether INIT asked for io_uring: /dev/fuse then carries little (FORGET, INTERRUPT, the
     /// requests before the queues are registered), so one device worker serves it.
     let wantsURing: Bool
+    /// `--threads`: the /dev/fuse workers, or with io_uring the queues' threads together.
+    let requestedThreads = Atomic<Int>(1)
 
     /// `onReady` runs once, after the kernel's INIT was answered (the mount then serves requests).
     public init(mount: FUSEMount, dispatcher: Dispatcher<FS>, logger: Logger, ioUring: Bool = false,
@@ -52,6 +54,7 @@ public final class FUSESession<FS: FileSystem>: Sendable {
 
     /// Starts `count` worker threads. The first uses the mount's own descriptor, the others clones.
     public func start(threadCount: Int) throws(Errno) {
+        requestedThreads.store(threadCount, ordering: .relaxed)
         var devices = [mount.device]
         for _ in 1..<(wantsURing ? 1 : max(1, threadCount)) {
             devices.append(try mount.device.clone())

@@ -66,7 +66,11 @@ ls -l "$M/d" > /dev/null  # trees and sizes cached; no blob
 unmount_scorpio "$M"
 kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
 mount_scorpio "$M" "$WORK/intr.log" --repo "git://127.0.0.1:$PORT/repo" --cache "$WORK/cache" --upper "$WORK/up-intr" \
-    --fetch-timeout 5 --io-uring || exit 1
+    --fetch-timeout 5 --io-uring --threads 12 --log-level debug || exit 1
+QUEUES=$(( $(sed 's/.*-//' /sys/devices/system/cpu/possible) + 1 ))
+PER_QUEUE=$(( 12 / QUEUES > 2 ? 12 / QUEUES : 2 ))
+check "--threads 12 gives each of $QUEUES queues $PER_QUEUE threads and $((PER_QUEUE + 2)) entries" \
+    grep -q "entries=$((PER_QUEUE + 2)) .*queues=$QUEUES threads=$PER_QUEUE .*io_uring queues started" "$WORK/intr.log"
 start_stalled_server "$PORT"
 sleep 0.3
 start=$(date +%s%N)
