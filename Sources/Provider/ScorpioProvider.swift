@@ -51,7 +51,7 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Seconds to wait for the git server before reads of uncached files fail with EIO.")
     var fetchTimeout: Double = 30
 
-    @Option(help: "Worker threads reading /dev/fuse (default: 2 x cores).")
+    @Option(help: "Worker threads reading /dev/fuse, or with --io-uring the threads of the per-CPU queues together, at least two per queue (default: 2 x cores).")
     var threads: Int?
 
     @Flag(help: "Serve reads and writes through the daemon instead of FUSE passthrough.")
