@@ -93,10 +93,9 @@ public final class BlobPins: Sendable {
     /// Calls `body` with the mapping of each table whose daemon is alive, and deletes the
     /// others (their flock is free: the process that held it is gone). `body` nil only sweeps.
     static func forEachLiveTable(in directory: String, except own: String? = nil, _ body: ((UnsafeRawPointer) -> Void)?) {
-        guard let listing = opendir(directory) else { return }
-        defer { closedir(listing) }
-        while let entry = readdir(listing) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        guard let entries = try? FileDescriptor(rawValue: AT_FDCWD_VALUE).listDirectory(at: Array(directory.utf8)) else { return }
+        for entry in entries {
+            let name = String(decoding: entry.name, as: UTF8.self)
             let file = "\(directory)/\(name)"
             guard !name.hasPrefix("."), file != own else { continue }
             let fd = Glibc.open(file, O_RDWR | O_CLOEXEC)
