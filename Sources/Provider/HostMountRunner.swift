@@ -38,6 +38,7 @@ struct HostMountRunner {
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache
         configuration.noOpen = settings.stack.noOpen
+        configuration.readdirplusEveryCall = settings.stack.repository != nil  // a Dicfuse lookup costs no host call
         configuration.ioUring = settings.ioUring
         configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil

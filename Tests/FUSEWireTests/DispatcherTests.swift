@@ -131,6 +131,17 @@ struct DispatcherTests {
         #expect(unconfigured.send(request).replies.map { readLE32($0, at: Self.initOutFlags2) } == [0x20])
     }
 
+    @Test func initWithReaddirplusEveryCallDropsOnlyTheAutoFlag() {
+        var configuration = InitConfiguration()
+        configuration.readdirplusEveryCall = true
+        let harness = DispatchHarness(configuration: configuration)
+        let replies = harness.send(Golden.initialize).replies
+        guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
+        // The default reply's flags (0x50c4_f039) without FUSE_READDIRPLUS_AUTO (bit 14);
+        // FUSE_DO_READDIRPLUS (bit 13) stays.
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x50c4_b039)
+    }
+
     @Test func initWithNewerMajorRepliesMajorAndMinorOnlyAndStaysUninitialized() {
         let harness = DispatchHarness()
         var request = Golden.initialize

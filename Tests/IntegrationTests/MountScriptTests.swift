@@ -21,6 +21,7 @@ struct MountScriptTests {
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
     @Test func dicfuseReadsCachedBlobsAheadOfAWalk() throws { try runScript("dicfuse_read_ahead.sh") }
+    @Test func dicfuseAsksForReaddirplusOnEveryCall() throws { try runScript("readdirplus_every_call.sh") }
     @Test func normalUserMountsThroughFusermount3() throws { try runScript("unprivileged.sh") }
     @Test func virtiofsBackendCommandLineAndSocket() throws { try runScript("virtiofs_cli.sh") }
     @Test func qemuGuestWorksInTheVirtiofsExport() throws { try runScript("virtiofs_guest.sh") }

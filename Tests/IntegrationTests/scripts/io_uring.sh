@@ -16,7 +16,6 @@ L=$WORK/lower UP=$WORK/upper M=$WORK/mnt
 mkdir -p "$L/tree" "$M"
 dd if=/dev/urandom of="$L/data.bin" bs=1M count=4 status=none
 for i in $(seq 400); do head -c $((i * 37)) /dev/urandom > "$L/tree/f$i"; done
-count_ops() { grep -cE "op=($1) " "$2" || true; }
 served() { sed -n 's/.*requests=\([0-9]*\).*served over io_uring.*/\1/p' "$1" | tail -1; }
 
 echo N > "$PARAM"

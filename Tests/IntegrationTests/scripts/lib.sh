@@ -56,6 +56,9 @@ unmount_scorpio() {
     echo "FAIL: daemon still running 10 s after unmount"; return 1
 }
 
+# count_ops 'OP|OP' LOG : how many requests of these opcodes a --log-level trace daemon logged.
+count_ops() { grep -cE "op=($1) " "$2" || true; }
+
 # check "description" command... : runs a check, records the result.
 check() {
     local description=$1

@@ -16,7 +16,6 @@ echo "0123456789" > "$L/patch.txt"
 printf 'abcdefgh' > "$L/mapped.bin"
 # Upper files made before the mount: the daemon holds no descriptor of them until it pins one.
 mkdir -p "$UP"; echo -n "before" > "$UP/tmp.txt"; echo -n "old content" > "$UP/victim.txt"
-count_ops() { grep -cE "op=($1) " "$2" || true; }
 read_twenty() { for _ in $(seq 20); do cat "$M/read.txt" > /dev/null || return 1; done; }
 
 mount_scorpio "$M" "$WORK/noopen.log" --upper "$UP" --lower "$L" --no-open --log-level trace || exit 1

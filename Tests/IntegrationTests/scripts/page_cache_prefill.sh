@@ -13,7 +13,6 @@ SIZES="1 4095 4096 4097 65536 100000 1048575"
 for size in $SIZES; do head -c "$size" /dev/urandom > "$L/d/f$size"; done
 : > "$L/d/empty"
 head -c $((2 << 20)) /dev/urandom > "$L/d/large"  # 2 MiB: passed through, never stored
-count_ops() { grep -cE "op=($1) " "$2" || true; }
 read_all() {
     for size in $SIZES; do cmp "$L/d/f$size" "$M/d/f$size" || return 1; stat "$M/d/f$size" > /dev/null; done
     cmp "$L/d/empty" "$M/d/empty" && cmp "$L/d/large" "$M/d/large"

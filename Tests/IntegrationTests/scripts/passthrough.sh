@@ -14,7 +14,6 @@ do_io() {
     cat "$M/written.bin" > /dev/null &&
     echo appended >> "$M/data.bin"
 }
-count_ops() { grep -cE "op=($1) " "$2" || true; }
 
 mount_scorpio "$M" "$WORK/pt.log" --upper "$UP" --lower "$L" --log-level trace || exit 1
 check "I/O through passthrough mount" do_io
