@@ -202,6 +202,18 @@ public final class DicfuseLayer: ReadableLayer {
         if case .pinned(let slot) = hold { pins?.unpin(slot: slot) }
     }
 
+    public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? {
+        let (entry, _, _) = try locate(path)
+        guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        do {
+            let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
+            toucher.noteUse(entry.id)
+            return fd
+        } catch .noSuchFileOrDirectory {
+            return nil
+        }
+    }
+
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }

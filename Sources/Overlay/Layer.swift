@@ -17,6 +17,9 @@ public protocol ReadableLayer: Sendable {
     func readLink(_ path: [UInt8]) throws(Errno) -> [UInt8]
     /// Opens `path` read-only. The descriptor is a real host file, so it can back FUSE passthrough.
     func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor
+    /// Opens `path` read-only if its content is on this host already, nil if getting it would
+    /// take a fetch (background work must not start one).
+    func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor?
     /// Names of the extended attributes of `path`.
     func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]]
     /// The value of one extended attribute, nil when absent.
@@ -55,6 +58,7 @@ extension ReadableLayer {
     /// Host directories are all there already.
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int { 0 }
     public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
+    public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? { try openForReading(path) }
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? { .notNeeded }
     public func releaseContent(_ hold: ContentHold) {}
     public var readsAhead: Bool { false }

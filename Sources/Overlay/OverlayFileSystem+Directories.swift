@@ -57,7 +57,7 @@ extension OverlayFileSystem {
     /// The directory's listing in cookie order, from the cache while none of its names changed
     /// since it was built. The cache saves merging the layers again for every READDIR call of
     /// a large directory.
-    private func listing(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
+    func listing(_ inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
         let (cached, start) = listings.withLock { ($0.entries(of: inode), $0.changeCount) }
         if let cached { return cached }
         let entries = try cookieOrdered(inode)

@@ -34,7 +34,9 @@ extension OverlayFileSystem {
             let descriptor = hold == nil ? try lower.openForReading(path) : nil
             let handle = insertHandle(OpenFile(node: inode, descriptor: descriptor, layer: node.layer, backing: nil,
                                                lowerPath: descriptor == nil ? path : nil, cachedMode: true, hold: hold))
-            return OpenResult(handle: handle, flags: [.keepCache], prefill: claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags))
+            let prefill = claimPrefill(ctx, node: inode, size: node.lowerSize, openFlags: hostFlags)
+            if prefill > 0, let notifier = ctx.notifier { prefillSiblingsAhead(of: inode, notifier: notifier) }
+            return OpenResult(handle: handle, flags: [.keepCache], prefill: prefill)
         }
         if writing, node.layer != 0 {
             path = try changingNamespace { () throws(Errno) -> [UInt8] in
@@ -195,7 +197,7 @@ extension OverlayFileSystem {
     }
 
     /// Reads until `buffer` is full or the file ends.
-    private func readFully(_ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
+    func readFully(_ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
         var total = 0
         while total < buffer.count {
             let count = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: offset + Int64(total))

@@ -42,6 +42,8 @@ public final class OverlayFileSystem: FileSystem {
     let namespace = Mutex<Void>(())
     /// Listings kept between the READDIR calls of one directory read.
     let listings = Mutex(ListingCache())
+    /// Directories whose small lower files a thread stores ahead of a walk (SiblingPrefill).
+    let siblingPrefill = ConditionLock(SiblingPrefillQueue())
     /// Bumped by a cancel control request; bulk prefetches stop when it changes.
     let cancelGeneration = Atomic<Int>(0)
     let runningAsRoot = effectiveUserID == 0

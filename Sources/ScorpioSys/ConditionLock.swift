@@ -37,6 +37,23 @@ public final class ConditionLock<State: Sendable>: @unchecked Sendable {
         return body(&state)
     }
 
+    /// Like `wait(until:then:)`, but gives up after `nanoseconds`; `body` learns whether
+    /// `ready` holds.
+    public func wait<Result>(until ready: (State) -> Bool, atMostNanoseconds nanoseconds: Int64,
+                             then body: (inout State, Bool) -> Result) -> Result {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)  // pthread_cond_timedwait's default clock
+        let total = Int64(deadline.tv_nsec) + nanoseconds
+        deadline.tv_sec += Int(total / 1_000_000_000)
+        deadline.tv_nsec = Int(total % 1_000_000_000)
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready(state) {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+        }
+        return body(&state, ready(state))
+    }
+
     /// Wakes one sleeping `wait` (to re-check its condition).
     public func signal() { pthread_cond_signal(condition) }
 

@@ -4,6 +4,10 @@
 # reading no GETATTR. Checked from the daemon's trace log, with the content compared byte for
 # byte at sizes around page boundaries, through read, partial read and mmap. The same reads
 # on a --no-open mount (no OPEN to store at) do come as READ requests, so the count can fail.
+# The OPEN that stores a file also has the directory's next small files stored by a thread of
+# the daemon, before they are opened: shown by changing them in the lower directory behind the
+# mount's back after the first open (lowers are read-only by contract), which their reads then
+# do not see, where the files of a directory nobody opened in do.
 source "$(dirname "$0")/lib.sh"
 preflight
 new_workdir
@@ -12,6 +16,8 @@ mkdir -p "$L/d" "$M"
 SIZES="1 4095 4096 4097 65536 100000 1048575"
 for size in $SIZES; do head -c "$size" /dev/urandom > "$L/d/f$size"; done
 : > "$L/d/empty"
+mkdir -p "$L/s" "$L/t"
+for i in $(seq 10 29); do printf "old-$i" > "$L/s/f$i"; printf "old-$i" > "$L/t/g$i"; done
 head -c $((2 << 20)) /dev/urandom > "$L/d/large"  # 2 MiB: passed through, never stored
 read_all() {
     for size in $SIZES; do cmp "$L/d/f$size" "$M/d/f$size" || return 1; stat "$M/d/f$size" > /dev/null; done
@@ -31,6 +37,22 @@ import mmap, sys
 with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
     m = mmap.mmap(b.fileno(), 0, prot=mmap.PROT_READ)
     sys.exit(0 if m[:] == a.read() else 1)' "$L/d/f65536" "$M/d/f65536"
+ls -l "$M/s" "$M/t" > /dev/null  # the kernel knows the files now (READDIRPLUS)
+FIRST=$(ls -f "$M/s" | grep -v '^\.' | head -1)  # stores follow the listing's order
+check "the first file of a directory reads back" test "$(cat "$M/s/$FIRST")" = "old-${FIRST#f}"
+sleep 1  # the thread stores the siblings meanwhile
+# Same size and mtime, so the kernel's attribute checks (AUTO_INVAL_DATA) see no change.
+python3 -c '
+import os, sys
+for path in sys.argv[1:]:
+    before = os.stat(path)
+    with open(path, "wb") as f: f.write(b"new-" + path[-2:].encode())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))' $(ls "$L/s"/f* "$L/t"/g* | grep -v "/$FIRST\$")
+reads_as() {  # prefix: every file but the first reads back with it
+    for f in "$M/$2"/*; do [ "$(basename "$f")" = "$FIRST" ] || [ "$(cat "$f")" = "$1-${f: -2}" ] || { echo "  $f reads $(cat "$f"), first was $FIRST"; return 1; }; done
+}
+check "the siblings were stored before they were opened" reads_as old s
+check "files of a directory nobody opened in are read at their OPEN" reads_as new t
 check "a file written after it was stored reads back its new content" sh -c "
     printf new > '$M/d/f4096' && test \"\$(cat '$M/d/f4096')\" = new"
 # A small lower file held open (the kernel's caching mode) while another program appends to
