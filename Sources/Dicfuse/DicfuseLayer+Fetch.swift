@@ -147,6 +147,8 @@ extension DicfuseLayer {
         case .wait(let waiter):
             try waitForFetch(waiter, object: id, path: path)
         case .fetch(let waiter, let claimed):
+            logger.debug("blob not cached: fetching", metadata: ["path": "\(String(decoding: path, as: UTF8.self))",
+                                                                 "batch": "\(claimed.count)", "walking": "\(walking)"])
             if walking { startWalkAhead(of: id, in: parent, path: path) }
             defer {
                 // A walk's next miss comes after this fetch and after reading what it brought.
@@ -244,21 +246,43 @@ extension DicfuseLayer {
 
     /// During a walk, the window after the batch just claimed is fetched on another thread
     /// while this one fetches its own batch and the reader works through it, so the server's
-    /// work and ours overlap. One such fetch at a time (two batches in memory at most).
-    private func startWalkAhead(of id: ObjectID, in parent: ObjectID, path: [UInt8]) {
-        guard walkAheadRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        let budget = walkBudget.load(ordering: .relaxed)
+    /// work and ours overlap. One such fetch at a time (two batches in memory at most). The
+    /// window's first blobs become the walk's markers (DicfuseLayer+WalkMarkers): the reader
+    /// reaching one starts the next window, so a long walk keeps a window fetched ahead
+    /// instead of missing once per window. A marker reached while a window is still being
+    /// fetched is kept, and that thread plans from it next.
+    func startWalkAhead(of id: ObjectID, in parent: ObjectID, path: [UInt8]) {
+        let anchor = WalkAnchor(id: id, parent: parent, path: path)
+        guard walkAheadRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            pendingWalkAnchor.withLock { $0 = anchor }
+            return
+        }
+        pendingWalkAnchor.withLock { $0 = nil }
         walkAheadThread.withLock { slot in
             slot?.join()  // it cleared the flag on its way out
             slot = try? KernelThread.start { [self] in
                 defer { walkAheadRunning.store(false, ordering: .releasing) }
-                let inFlight = inflight.withLock { Set($0.keys) }
-                let ahead = plannedBatch(along: id, in: parent, path: path, walking: true, walkBlobs: budget, skipping: inFlight)
-                guard case .fetch(let waiter, let claimed) = claim(nil, along: ahead) else { return }
-                try? fetchClaimed(claimed, waiter: waiter, path: path)  // a reader waiting for it gets the error
+                var next: WalkAnchor? = anchor
+                while let current = next {
+                    fetchWindow(after: current)
+                    next = pendingWalkAnchor.withLock { pending in
+                        defer { pending = nil }
+                        return pending
+                    }
+                }
             }
             if slot == nil { walkAheadRunning.store(false, ordering: .releasing) }
         }
+    }
+
+    /// Plans the walk's window after `anchor`, marks its start and fetches it.
+    private func fetchWindow(after anchor: WalkAnchor) {
+        let budget = walkBudget.load(ordering: .relaxed)
+        let inFlight = inflight.withLock { Set($0.keys) }
+        let ahead = plannedBatch(along: anchor.id, in: anchor.parent, path: anchor.path, walking: true, walkBlobs: budget, skipping: inFlight)
+        setWalkMarkers(ahead)
+        guard case .fetch(let waiter, let claimed) = claim(nil, along: ahead) else { return }
+        try? fetchClaimed(claimed, waiter: waiter, path: anchor.path)  // a reader waiting for it gets the error
     }
 
     /// Plans a batch around `id` (not included). `skipping` holds blobs to count as fetched

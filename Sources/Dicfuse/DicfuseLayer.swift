@@ -46,6 +46,12 @@ public final class DicfuseLayer: ReadableLayer {
     /// Set while a walk's next window is fetched in the background; the thread doing it.
     let walkAheadRunning = Atomic<Bool>(false)
     let walkAheadThread = Mutex<KernelThread?>(nil)
+    /// The first blobs of the window last fetched ahead of a walk (DicfuseLayer+WalkMarkers).
+    let walkMarkers = Mutex<Set<ObjectID>>([])
+    /// Whether `walkMarkers` holds any, read without the lock by every OPEN.
+    let hasWalkMarkers = Atomic<Bool>(false)
+    /// A marker reached while the walk-ahead thread was busy: it plans from there next.
+    let pendingWalkAnchor = Mutex<WalkAnchor?>(nil)
     /// Blobs this layer's open files use, published for `cache gc`; nil if the table could
     /// not be created (OPEN then opens each blob).
     let pins: BlobPins?
@@ -192,8 +198,9 @@ public final class DicfuseLayer: ReadableLayer {
     /// be created) OPEN opens the blob, which keeps it from gc as well.
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? {
         guard let pins else { return nil }
-        let (entry, _, _) = try locate(path)
+        let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        noteWalkProgress(entry.id, in: parent, path: path)
         toucher.noteUse(entry.id)
         return .pinned(slot: pins.pin(entry.id))
     }
@@ -203,8 +210,9 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? {
-        let (entry, _, _) = try locate(path)
+        let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        noteWalkProgress(entry.id, in: parent, path: path)  // ahead of the program: all the better
         do {
             let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
             toucher.noteUse(entry.id)
@@ -217,6 +225,7 @@ public final class DicfuseLayer: ReadableLayer {
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
+        noteWalkProgress(entry.id, in: parent, path: path)
         let blobPath = Array(store.blobPath(entry.id).utf8)
         let fd: FileDescriptor
         do {

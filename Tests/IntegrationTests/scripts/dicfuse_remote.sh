@@ -322,6 +322,26 @@ requests=$(grep -c 'fetched blobs' "$WORK/wide.log")
 check "long walk: growing batches ($requests requests; fixed 256-blob batches need 9)" test "$requests" -le 6
 unmount_scorpio "$M"
 
+# A walk that reads at its own pace: reaching the start of the window fetched ahead of it
+# fetches the next window, so after the misses that start the walk it never waits for a fetch
+# again. The reader sleeps 3 ms per file, long enough between windows to end the walk had only
+# misses kept it going (each window's end would then be a miss and a small batch).
+mount_scorpio "$M" "$WORK/paced.log" --repo "git://127.0.0.1:$PORT/wide.git" --cache "$WORK/cache-paced" --upper "$WORK/up-paced" --prefetch siblings --log-level debug || exit 1
+check "paced walk: reads all 2,000 files in listing order" python3 -c '
+import os, sys, time
+count = 0
+for root, dirs, files in os.walk(sys.argv[1]):
+    for name in files:
+        with open(os.path.join(root, name), "rb") as f: f.read()
+        count += 1
+        time.sleep(0.003)
+sys.exit(0 if count == 2000 else 1)' "$M"
+misses=$(grep -c 'blob not cached: fetching' "$WORK/paced.log")
+check "paced walk: only the first two reads missed ($misses misses)" test "$misses" -le 2
+check "paced walk: the windows after were started by the walk reaching them" grep -q 'walk reached the window fetched ahead' "$WORK/paced.log"
+expect_eq "paced walk: every blob fetched once" "2000" "$(blobs_fetched "$WORK/paced.log")"
+unmount_scorpio "$M"
+
 # A miss soon after another is a walk: the batch also takes the directories the walk reaches
 # next (those listed after this one, up to the root, then the rest of its parent).
 mount_scorpio "$M" "$WORK/walk.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-walk" --upper "$WORK/up-walk" --prefetch siblings || exit 1
