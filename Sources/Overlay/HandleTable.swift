@@ -27,7 +27,8 @@ struct ReadyFile {
     let layer: LayerIndex
     /// Holds a node's shared descriptor open while a request uses it (handle-less I/O).
     var keepAlive: NodeDescriptor? = nil
-    /// The file's path in its lower layer, for a small lower file opened through a handle.
+    /// The file's path in its lower layer: for a small lower file opened through a handle, and
+    /// for handle-less READs of lower files (OverlayOptions.noOpen).
     var lowerPath: [UInt8]? = nil
 }
 

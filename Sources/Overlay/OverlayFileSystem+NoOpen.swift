@@ -64,8 +64,11 @@ extension OverlayFileSystem {
             guard let node = s.table[id] else { throw .staleNFSFileHandle }
             return (node, try? s.table.path(of: id))
         }
+        // A lower file's path lets a READ that misses the host's page cache read the layer's
+        // next files ahead (ReadableLayer.contentMissedPageCache), as through a handle.
+        let lowerPath = node.layer != 0 ? path : nil
         if let cached = node.descriptor, cached.layer == node.layer, cached.writable || !writing {
-            return ReadyFile(node: id, descriptor: cached.descriptor, layer: cached.layer, keepAlive: cached)
+            return ReadyFile(node: id, descriptor: cached.descriptor, layer: cached.layer, keepAlive: cached, lowerPath: lowerPath)
         }
         if node.isDirectory { throw .isDirectory }
         if writing, node.layer != 0 {
@@ -81,7 +84,8 @@ extension OverlayFileSystem {
             opened = NodeDescriptor(try layer(node.layer).openForReading(lowerPath), layer: node.layer, writable: false)
         }
         storeNodeDescriptor(opened, for: id)
-        return ReadyFile(node: id, descriptor: opened.descriptor, layer: opened.layer, keepAlive: opened)
+        return ReadyFile(node: id, descriptor: opened.descriptor, layer: opened.layer, keepAlive: opened,
+                         lowerPath: opened.layer != 0 ? lowerPath : nil)
     }
 
     /// Read-write when allowed (one descriptor then serves both), else read-only.

@@ -2,9 +2,9 @@
 # Reading cached blobs ahead of a walk when the page cache lacks them: after a remount with the
 # page cache dropped, reading one file makes the daemon read the blobs the walk reaches next
 # (the rest of its directory, its subdirectory, then the next directories) into the page cache,
-# which `fincore` shows. Every file still reads back as the commit has it. The same first read
-# without the read-ahead's trigger (a --no-open mount reads through handle-less descriptors)
-# leaves the siblings out, which shows the check can fail.
+# which `fincore` shows. Every file still reads back as the commit has it. A --no-open mount's
+# handle-less READs trigger it too. A first read whose blob is in the page cache already has
+# no trigger and leaves the siblings out, which shows the check can fail.
 source "$(dirname "$0")/lib.sh"
 preflight
 command -v fincore >/dev/null || { echo "FAIL: fincore (util-linux-extra) is missing"; exit 1; }
@@ -52,11 +52,23 @@ check "every file reads back as the commit has it" sh -c "
     cd '$R' && git ls-files | while read -r f; do cmp -s \"\$f\" '$M/'\"\$f\" || { echo \"differs: \$f\"; exit 1; }; done"
 unmount_scorpio "$M"
 
-# Without the trigger: the same first read leaves the siblings out of the page cache.
+# A --no-open mount has no OPEN, but its handle-less READ of a lower file triggers it the same way.
 mount_scorpio "$M" "$WORK/noopen.log" --repo "$R" --cache "$CACHE" --upper "$WORK/up3" --no-open || exit 1
 sync; echo 1 > /proc/sys/vm/drop_caches
 cat "$M/z/f1" > /dev/null
+check "a --no-open read reads the rest of z ahead" wait_resident 39 "${Z_FILES[@]:1}"
+check "every file reads back as the commit has it through --no-open" sh -c "
+    cd '$R' && git ls-files | while read -r f; do cmp -s \"\$f\" '$M/'\"\$f\" || { echo \"differs: \$f\"; exit 1; }; done"
+unmount_scorpio "$M"
+
+# Without the trigger: a read whose blob is in the page cache already (read behind the mount's
+# back here) reads nothing ahead.
+mount_scorpio "$M" "$WORK/cached.log" --repo "$R" --cache "$CACHE" --upper "$WORK/up4" || exit 1
+sync; echo 1 > /proc/sys/vm/drop_caches
+cat "$(blob c/f1)" > /dev/null
+cat "$M/c/f1" > /dev/null
 sleep 1
-check "a --no-open read reads nothing ahead" test "$(count_resident "${Z_FILES[@]:1}")" -lt 5
+C_REST=(); for i in $(seq 2 40); do C_REST+=("c/f$i"); done
+check "a read that finds its blob cached reads nothing ahead" test "$(count_resident "${C_REST[@]}")" -lt 5
 unmount_scorpio "$M"
 finish
