@@ -4,7 +4,8 @@
 // over 256 fanout directories, so neighbours in the tree are far apart on disk) and its data.
 // A few threads open the blobs the walk reaches next and ask for their data
 // (POSIX_FADV_WILLNEED), so several reads are in flight while the program works through
-// the ones already read. Each directory is read ahead once per mount (the set is bounded).
+// the ones already read. A directory is read ahead once per walk: not again within
+// `directoryRepeatNanoseconds` (a walk's later misses would plan it again).
 import Glibc
 import ScorpioSys
 
@@ -15,9 +16,13 @@ final class DiskReadAhead: Sendable {
     static let window = 1024
     /// Directories remembered as read ahead; past it the memory starts over.
     static let rememberedDirectories = 50_000
+    /// A directory read ahead this long ago may be read ahead again: the page cache may have
+    /// been dropped since (once per mount left every `tar` after the first on a mount without
+    /// read-ahead, and a single miss early in a warm walk used up whole subtrees).
+    static let directoryRepeatNanoseconds: Int64 = 10_000_000_000
 
     private let store: ObjectStore
-    private let state = ConditionLock((queue: [ObjectID](), next: 0, directories: Set<ObjectID>(), workers: 0, planning: false))
+    private let state = ConditionLock((queue: [ObjectID](), next: 0, directories: [ObjectID: Int64](), workers: 0, planning: false))
 
     init(store: ObjectStore) { self.store = store }
 
@@ -41,11 +46,15 @@ final class DiskReadAhead: Sendable {
         }
     }
 
-    /// Claims a directory for reading ahead; false when it was read ahead already.
+    /// Claims a directory for reading ahead; false when it was read ahead in the last
+    /// `directoryRepeatNanoseconds`.
     func claim(_ directory: ObjectID) -> Bool {
         state.withLock { s in
+            let now = monotonicNanoseconds()
+            if let claimed = s.directories[directory], now - claimed < Self.directoryRepeatNanoseconds { return false }
             if s.directories.count >= Self.rememberedDirectories { s.directories.removeAll(keepingCapacity: true) }
-            return s.directories.insert(directory).inserted
+            s.directories[directory] = now
+            return true
         }
     }
 

@@ -57,6 +57,13 @@ mount_scorpio "$M" "$WORK/noopen.log" --repo "$R" --cache "$CACHE" --upper "$WOR
 sync; echo 1 > /proc/sys/vm/drop_caches
 cat "$M/z/f1" > /dev/null
 check "a --no-open read reads the rest of z ahead" wait_resident 39 "${Z_FILES[@]:1}"
+# The same walk again after the page cache was dropped once more: read ahead again (a
+# directory is read ahead at most once per 10 s, not once per mount).
+sleep 10.5
+sync; echo 1 > /proc/sys/vm/drop_caches
+expect_eq "no blob of z is in the page cache after the second drop_caches" "0" "$(count_resident "${Z_FILES[@]:1}")"
+cat "$M/z/f1" > /dev/null
+check "a later walk of the same mount is read ahead again" wait_resident 39 "${Z_FILES[@]:1}"
 check "every file reads back as the commit has it through --no-open" sh -c "
     cd '$R' && git ls-files | while read -r f; do cmp -s \"\$f\" '$M/'\"\$f\" || { echo \"differs: \$f\"; exit 1; }; done"
 unmount_scorpio "$M"
