@@ -189,6 +189,12 @@ struct InodeTable {
 struct NameKey: Hashable {
     var parent: InodeNumber
     var name: [UInt8]
+
+    /// The name's bytes in one piece: the synthesized hash combined them one at a time.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(parent)
+        name.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// Joins a directory path and a name.
