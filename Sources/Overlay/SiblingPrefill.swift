@@ -78,7 +78,8 @@ extension OverlayFileSystem {
               let name = state.withLock({ $0.table[node]?.name }),
               let start = entries.firstIndex(where: { $0.name == name }) else { return }
         var files = 0, bytes = 0
-        for entry in entries[(start + 1)...] where entry.type == 8 /* DT_REG */ {
+        // Entries looked at are bounded too: in a huge directory the kernel may know only a few.
+        for entry in entries[(start + 1)...].prefix(4 * Self.siblingPrefillFileLimit) where entry.type == 8 /* DT_REG */ {
             guard files < Self.siblingPrefillFileLimit, bytes < Self.siblingPrefillByteLimit else { return }
             guard let (id, layerIndex, path, size) = claimSiblingPrefill(entry.name, in: directory) else { continue }
             files += 1
