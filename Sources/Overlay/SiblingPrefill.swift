@@ -77,14 +77,17 @@ extension OverlayFileSystem {
         guard let entries = try? listing(directory),
               let name = state.withLock({ $0.table[node]?.name }),
               let start = entries.firstIndex(where: { $0.name == name }) else { return }
-        var files = 0, bytes = 0
+        var files = 0, bytes = 0, stored = 0
+        defer { logger.debug("stored the next files of a directory", metadata: ["after": "\(node)", "files": "\(stored)"]) }
         // Entries looked at are bounded too: in a huge directory the kernel may know only a few.
         for entry in entries[(start + 1)...].prefix(4 * Self.siblingPrefillFileLimit) where entry.type == 8 /* DT_REG */ {
             guard files < Self.siblingPrefillFileLimit, bytes < Self.siblingPrefillByteLimit else { return }
             guard let (id, layerIndex, path, size) = claimSiblingPrefill(entry.name, in: directory) else { continue }
             files += 1
             bytes += size
-            if !storeSibling(id, layer: layerIndex, path: path, size: size, notifier: notifier, scratch: scratch) {
+            if storeSibling(id, layer: layerIndex, path: path, size: size, notifier: notifier, scratch: scratch) {
+                stored += 1
+            } else {
                 state.withLock { s in s.table[id]?.prefilled = false }  // its OPEN stores it
             }
         }

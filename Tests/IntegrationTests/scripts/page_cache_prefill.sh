@@ -39,8 +39,13 @@ with open(sys.argv[1], "rb") as a, open(sys.argv[2], "rb") as b:
     sys.exit(0 if m[:] == a.read() else 1)' "$L/d/f65536" "$M/d/f65536"
 ls -l "$M/s" "$M/t" > /dev/null  # the kernel knows the files now (READDIRPLUS)
 FIRST=$(ls -f "$M/s" | grep -v '^\.' | head -1)  # stores follow the listing's order
+stores() { grep -c "stored the next files of a directory" "$WORK/prefill.log"; }
+STORES=$(stores)
 check "the first file of a directory reads back" test "$(cat "$M/s/$FIRST")" = "old-${FIRST#f}"
-sleep 1  # the thread stores the siblings meanwhile
+# The thread stores the siblings meanwhile, and logs how many.
+for _ in $(seq 50); do [ "$(stores)" -gt "$STORES" ] && break; sleep 0.1; done
+check "the thread stored the directory's other 19 files" \
+    grep -q "files=19 .*stored the next files of a directory" "$WORK/prefill.log"
 # Same size and mtime, so the kernel's attribute checks (AUTO_INVAL_DATA) see no change.
 python3 -c '
 import os, sys
