@@ -198,21 +198,28 @@ public final class DicfuseLayer: ReadableLayer {
     /// be created) OPEN opens the blob, which keeps it from gc as well.
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? {
         guard let pins else { return nil }
+        let entry = try fileBeingOpened(path).entry
+        toucher.noteUse(entry.id)
+        return .pinned(slot: pins.pin(entry.id))
+    }
+
+    /// The tree entry (and its directory) of a file some open uses, noted as walk progress
+    /// (WalkMarkers).
+    private func fileBeingOpened(_ path: [UInt8]) throws(Errno) -> (entry: TreeEntry, parent: ObjectID) {
         let (entry, parent, _) = try locate(path)
         guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
         noteWalkProgress(entry.id, in: parent, path: path)
-        toucher.noteUse(entry.id)
-        return .pinned(slot: pins.pin(entry.id))
+        return (entry, parent)
     }
 
     public func releaseContent(_ hold: ContentHold) {
         if case .pinned(let slot) = hold { pins?.unpin(slot: slot) }
     }
 
+    /// The sibling stores open files ahead of the program: a mark reached there starts the
+    /// next window all the sooner.
     public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? {
-        let (entry, parent, _) = try locate(path)
-        guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
-        noteWalkProgress(entry.id, in: parent, path: path)  // ahead of the program: all the better
+        let entry = try fileBeingOpened(path).entry
         do {
             let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
             toucher.noteUse(entry.id)
@@ -223,9 +230,7 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
-        let (entry, parent, _) = try locate(path)
-        guard let entry, entry.kind != .directory, entry.kind != .gitlink else { throw .isDirectory }
-        noteWalkProgress(entry.id, in: parent, path: path)
+        let (entry, parent) = try fileBeingOpened(path)
         let blobPath = Array(store.blobPath(entry.id).utf8)
         let fd: FileDescriptor
         do {

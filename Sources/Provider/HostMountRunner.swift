@@ -34,13 +34,10 @@ struct HostMountRunner {
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends
         let mount = try FUSEMount.mount(at: mountPoint, options: MountOptions())
-        var configuration = InitConfiguration()
+        var configuration = settings.stack.initConfiguration
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache
-        configuration.noOpen = settings.stack.noOpen
-        configuration.readdirplusEveryCall = settings.stack.repository != nil  // a Dicfuse lookup costs no host call
         configuration.ioUring = settings.ioUring
-        configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         let registrar: (any BackingFileRegistrar)? = settings.passthrough ? DeviceBackingRegistrar(device: mount.device) : nil
         let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,
                                     notifier: DeviceNotifier(device: mount.device), logger: fuseLogger)

@@ -1,6 +1,7 @@
 // Everything a host mount needs, gathered from the command line (and later the control API).
 import Dicfuse
 import Foundation
+import FUSEWire
 import Logging
 
 /// A --repo layer.
@@ -26,6 +27,15 @@ struct OverlayStackSettings: Sendable {
     var noOpen: Bool
     var logLevel: Logger.Level
     var logFile: String?
+
+    /// How INIT is answered for this stack; each transport then sets what is its own.
+    var initConfiguration: InitConfiguration {
+        var configuration = InitConfiguration()
+        configuration.noOpen = noOpen
+        configuration.readdirplusEveryCall = repository != nil  // a Dicfuse lookup costs no host call
+        configuration.timeouts = CacheTimeouts(entrySeconds: entryTimeout, attributeSeconds: attributeTimeout)
+        return configuration
+    }
 }
 
 struct HostMountSettings: Sendable {

@@ -48,11 +48,8 @@ struct VirtioFSRunner {
             logger.info("signal \(signal): stopping")
             server.stop()
         }
-        var configuration = InitConfiguration()
+        var configuration = settings.stack.initConfiguration
         configuration.passthrough = false  // the guest's kernel cannot open our files
-        configuration.noOpen = settings.stack.noOpen
-        configuration.readdirplusEveryCall = settings.stack.repository != nil  // a Dicfuse lookup costs no host call
-        configuration.timeouts = CacheTimeouts(entrySeconds: settings.stack.entryTimeout, attributeSeconds: settings.stack.attributeTimeout)
         var failure: Error?
         server.serve {
             do {

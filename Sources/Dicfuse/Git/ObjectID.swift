@@ -8,10 +8,14 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// The id is a SHA-1, so its first 8 bytes are as well spread as any hash of all 20: one
     /// combine instead of 21 (the synthesized hash fed every byte to the hasher, 2% of the
     /// daemon's CPU in a cold read: in-flight tables, planning sets, tree and size caches).
-    public func hash(into hasher: inout Hasher) {
-        var prefix: UInt64 = 0
-        for byte in bytes.prefix(8) { prefix = prefix << 8 | UInt64(byte) }
-        hasher.combine(prefix)
+    public func hash(into hasher: inout Hasher) { hasher.combine(leadingWord) }
+
+    /// The first 8 bytes as one number: as well spread as the whole id, for hashing and for
+    /// compact sets of ids.
+    var leadingWord: UInt64 {
+        var word: UInt64 = 0
+        for byte in bytes.prefix(8) { word = word << 8 | UInt64(byte) }
+        return word
     }
 
     /// Wraps 20 raw bytes; nil for any other length.

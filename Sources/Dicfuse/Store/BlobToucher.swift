@@ -17,8 +17,7 @@ final class BlobToucher: Sendable {
 
     /// Notes that an open file uses `id`; the first note of a blob queues its touch.
     func noteUse(_ id: ObjectID) {
-        var key: UInt64 = 0
-        for byte in id.bytes[0..<8] { key = key << 8 | UInt64(byte) }
+        let key = id.leadingWord
         let startThread = state.withLock { s -> Bool in
             guard s.seen.insert(key).inserted else { return false }
             s.pending.append(id)
