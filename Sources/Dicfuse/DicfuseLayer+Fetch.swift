@@ -212,9 +212,9 @@ extension DicfuseLayer {
     /// Fetches a claimed batch and takes it off the in-flight table; returns the failure.
     private func fetchAndRelease(_ claimed: [ObjectID], path: [UInt8]) -> Errno? {
         var failure: Errno? = nil
+        // `fetch` notes what it stored as recently fetched: a planner that no longer finds one
+        // of them in flight finds it there.
         do { try fetch(claimed, path: path) } catch { failure = error }
-        // Recent first: a planner that no longer finds one of them in flight finds it there.
-        if failure == nil { recentlyFetched.withLock { recent in for claimedID in claimed { recent.insert(claimedID) } } }
         inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
         return failure
     }
@@ -297,7 +297,7 @@ extension DicfuseLayer {
         var subdirectories: [TreeEntry] = []
         for (entry, size) in zip(entries, blobSizes(of: parent, entries: entries)) where entry.id != id {
             if entry.kind == .directory { subdirectories.append(entry) }
-            guard entry.isBlob, !skipping.contains(entry.id), store.cachedBlobSize(entry.id) == nil,
+            guard entry.isBlob, !skipping.contains(entry.id), !isCached(entry.id),
                   prefetch == .all || size <= sizeLimit else { continue }
             if walking {
                 guard size <= byteLimit - bytes else { continue }
@@ -320,7 +320,7 @@ extension DicfuseLayer {
         let limit = walking ? walkBlobs - 1 : min(Self.batchLimit - 1, result.count + Self.subtreeBlobLimit)
         for directory in below {
             for (entry, size) in zip(directory.entries, blobSizes(of: directory.id, entries: directory.entries)) {
-                guard entry.isBlob, size <= sizeLimit, !directory.cachedSizes.keys.contains(entry.id),
+                guard entry.isBlob, size <= sizeLimit, !directory.cached.contains(entry.id),
                       !skipping.contains(entry.id), size <= byteLimit - bytes else { continue }
                 guard result.count < limit else { return result }
                 bytes += size
@@ -372,8 +372,8 @@ extension DicfuseLayer {
     /// hold blobs not cached yet, until those number about `blobLimit`. Counting only uncached blobs matters
     /// during a walk: the regions next to it are often fetched already, and counting their
     /// blobs stopped batches at 24 new files on average (1,907 requests for 45,058 blobs).
-    /// Each blob is looked up in the content store once here; the sizes found are kept so the
-    /// steps after need not stat the blobs again.
+    /// Each blob is looked up once here; those found cached are kept so the steps after need
+    /// not look again.
     private func plannedDirectories(from roots: [ObjectID], depthFirst: Bool, blobLimit: Int, directoryLimit: Int,
                                     skipping: Set<ObjectID>) -> [SubtreeDirectory] {
         var found: [SubtreeDirectory] = []
@@ -388,28 +388,43 @@ extension DicfuseLayer {
             guard let children = try? knownTree(directory) else { continue }
             visited += 1
             var uncached = 0
-            var cachedSizes: [ObjectID: UInt64] = [:]
+            var cached: Set<ObjectID> = []
             let subdirectories = children.filter { $0.kind == .directory }
             pending += depthFirst ? inListingOrder(subdirectories).reversed() : subdirectories.map(\.id)
             for entry in children {
                 // Blobs in flight count as fetched, without a stat of the content store.
                 if entry.isBlob, !skipping.contains(entry.id) {
-                    if let size = store.cachedBlobSize(entry.id) { cachedSizes[entry.id] = size } else { uncached += 1 }
+                    if isCached(entry.id) { cached.insert(entry.id) } else { uncached += 1 }
                 }
             }
             if uncached > 0 {
-                found.append(SubtreeDirectory(id: directory, entries: children, cachedSizes: cachedSizes))
+                found.append(SubtreeDirectory(id: directory, entries: children, cached: cached))
                 blobs += uncached
             }
         }
         return found
     }
 
-    /// A directory considered for a sibling batch, with the sizes of its blobs already cached.
+    /// A directory considered for a sibling batch, with its blobs already cached.
     private struct SubtreeDirectory {
         let id: ObjectID
         let entries: [TreeEntry]
-        let cachedSizes: [ObjectID: UInt64]
+        let cached: Set<ObjectID>
+    }
+
+    /// Whether a blob's content is in the content store, for planning. Blobs this daemon
+    /// fetched lately are answered from memory: planning asks about every blob of each
+    /// directory it passes, again for each window, and a stat each was about 5% of the
+    /// daemon's CPU in a cold read. Either memo may be stale for blobs that another process
+    /// stores or evicts: a blob then is fetched when it is read, or fetched again in a batch.
+    /// Blobs found missing are remembered too (until this daemon stores them): a walk's plans
+    /// look at the blobs ahead of it again and again.
+    private func isCached(_ id: ObjectID) -> Bool {
+        if recentlyFetched.withLock({ $0.contains(id) }) { return true }
+        if recentlyMissing.withLock({ $0.contains(id) }) { return false }
+        if store.cachedBlobSize(id) != nil { return true }
+        recentlyMissing.withLock { $0.insert(id) }
+        return false
     }
 
     /// Learns the missing size tables of `trees` with one object-info request. Without
@@ -418,7 +433,7 @@ extension DicfuseLayer {
         let unknown = directories.filter { sizes(of: $0.id) == nil }
         guard !unknown.isEmpty, let remote else { return }
         let missing = unknown.flatMap { directory in
-            directory.entries.filter { $0.isBlob && directory.cachedSizes[$0.id] == nil }.map(\.id)
+            directory.entries.filter { $0.isBlob && !directory.cached.contains($0.id) }.map(\.id)
         }
         var answered: [ObjectID: UInt64] = [:]
         if !missing.isEmpty {
@@ -427,7 +442,7 @@ extension DicfuseLayer {
             answered = sizes
         }
         for directory in unknown {
-            storeSizeTable(of: directory.id, entries: directory.entries, known: answered.merging(directory.cachedSizes) { a, _ in a })
+            storeSizeTable(of: directory.id, entries: directory.entries, known: answered)
         }
     }
 
@@ -496,6 +511,19 @@ extension DicfuseLayer {
     }
 
     private func storeFetched(_ objects: [GitObject]) throws(Errno) {
-        for object in objects where object.type == .blob { try store.store(object) }
+        var stored: [ObjectID] = []
+        defer { notePresent(stored) }
+        for object in objects where object.type == .blob {
+            try store.store(object)
+            stored.append(object.id)
+        }
+    }
+
+    /// Blobs this daemon has just stored: planning finds them without a stat, and their first
+    /// use needs no touch (their access time is now).
+    private func notePresent(_ stored: [ObjectID]) {
+        recentlyMissing.withLock { missing in for id in stored { missing.remove(id) } }
+        recentlyFetched.withLock { recent in for id in stored { recent.insert(id) } }
+        for id in stored { toucher.noteFresh(id) }
     }
 }

@@ -35,6 +35,8 @@ public final class DicfuseLayer: ReadableLayer {
     let inflight = Mutex<[ObjectID: FetchWaiter]>([:])
     /// Blobs fetched a moment ago (taken after `inflight` when both are held).
     let recentlyFetched = Mutex(RecentObjects())
+    /// Blobs planning found missing from the content store since (`isCached`).
+    let recentlyMissing = Mutex(RecentObjects())
     /// Size lookups (object-info) in flight, by tree.
     let sizeLookups = Mutex<[ObjectID: FetchWaiter]>([:])
     /// Until when (CLOCK_MONOTONIC ns) a miss continues a walk: misses in quick succession
@@ -221,7 +223,7 @@ public final class DicfuseLayer: ReadableLayer {
     public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? {
         let entry = try fileBeingOpened(path).entry
         do {
-            let fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(store.blobPath(entry.id).utf8), flags: O_RDONLY_VALUE)
+            let fd = try store.openBlob(entry.id)
             toucher.noteUse(entry.id)
             return fd
         } catch .noSuchFileOrDirectory {
@@ -231,13 +233,12 @@ public final class DicfuseLayer: ReadableLayer {
 
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent) = try fileBeingOpened(path)
-        let blobPath = Array(store.blobPath(entry.id).utf8)
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: blobPath, flags: O_RDONLY_VALUE)
+            fd = try store.openBlob(entry.id)
         } catch .noSuchFileOrDirectory {
             try ensureBlob(entry.id, in: parent, path: path)
-            fd = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: blobPath, flags: O_RDONLY_VALUE)
+            fd = try store.openBlob(entry.id)
         }
         // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move
         // it. The toucher sets it in the background, once per blob per mount.

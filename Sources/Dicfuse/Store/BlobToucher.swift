@@ -33,6 +33,12 @@ final class BlobToucher: Sendable {
         }
     }
 
+    /// Notes a blob this daemon has just stored: its access time is now, so its first use
+    /// needs no touch (a stat each, for every file of a first read of a tree).
+    func noteFresh(_ id: ObjectID) {
+        _ = state.withLock { $0.seen.insert(id.leadingWord) }
+    }
+
     /// Touches what was noted, in batches a tenth of a second apart, and leaves after a second
     /// without notes. Leaving as soon as the queue was empty made a thread per OPEN during a
     /// first read of a tree (thread creation was 5% of the daemon's CPU).

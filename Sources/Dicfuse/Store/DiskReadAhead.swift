@@ -88,12 +88,11 @@ final class DiskReadAhead: Sendable {
                 return s.queue[s.next - 1]
             }
             guard let id else { return }
-            let fd = open(store.blobPath(id), O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }  // not cached: the walk fetches it
+            guard let fd = try? store.openBlob(id) else { continue }  // not cached: the walk fetches it
             // The first MiB: what a page-cache prefill reads (larger files are passed through,
             // and the kernel's own readahead serves them).
-            _ = posix_fadvise(fd, 0, 1 << 20, POSIX_FADV_WILLNEED)
-            close(fd)
+            _ = posix_fadvise(fd.rawValue, 0, 1 << 20, POSIX_FADV_WILLNEED)
+            fd.closeQuietly()
         }
     }
 }

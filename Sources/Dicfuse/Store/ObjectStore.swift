@@ -18,15 +18,51 @@ import SystemPackage
 /// Files of the object cache.
 public final class ObjectStore: Sendable {
     public let root: String
-    /// Fanout directories known to exist (mkdir once per directory, not per object).
-    private let madeDirectories = Mutex<Set<String>>([])
+    /// blobs/ and objects/, held open. An object's file is reached relative to them
+    /// ("xx/<38 hex>"): no absolute path built as a String and no walk through the cache's own
+    /// path for every stat, open and link (a cold read stats, opens or links each blob several
+    /// times: planning, storing, serving).
+    private let blobs: FileDescriptor
+    private let objects: FileDescriptor
+    /// Fanout directories known to exist, as 256 × kind + first byte (mkdir once per directory,
+    /// not per object).
+    private let madeDirectories = Mutex<Set<Int>>([])
 
     /// Opens (creating) the cache directory.
     public init(root: String) throws(Errno) {
         self.root = root
         for directory in ["", "/objects", "/blobs", "/sizes", "/complete", "/refs", "/tmp"] {
-            try makeDirectoryIfMissing(root + directory)
+            try Self.makeDirectoryIfMissing(root + directory)
         }
+        let here = FileDescriptor(rawValue: AT_FDCWD_VALUE)
+        let blobs = try here.open(at: Array("\(root)/blobs".utf8), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
+        do {
+            objects = try here.open(at: Array("\(root)/objects".utf8), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
+        } catch {
+            blobs.closeQuietly()
+            throw error
+        }
+        self.blobs = blobs
+    }
+
+    deinit {
+        blobs.closeQuietly()
+        objects.closeQuietly()
+    }
+
+    /// "xx/<38 hex>": an object's file relative to blobs/ or objects/.
+    static func relativePath(_ id: ObjectID) -> [UInt8] {
+        let digits: StaticString = "0123456789abcdef"
+        var path: [UInt8] = []
+        path.reserveCapacity(41)
+        digits.withUTF8Buffer { digits in
+            for (index, byte) in id.bytes.enumerated() {
+                if index == 1 { path.append(UInt8(ascii: "/")) }
+                path.append(digits[Int(byte >> 4)])
+                path.append(digits[Int(byte & 0xf)])
+            }
+        }
+        return path
     }
 
     private func fanout(_ kind: String, _ id: ObjectID) -> (directory: String, file: String) {
@@ -35,59 +71,66 @@ public final class ObjectStore: Sendable {
         return (directory, "\(directory)/\(hex.dropFirst(2))")
     }
 
-    /// Path of a blob's content file (it may not exist yet).
-    public func blobPath(_ id: ObjectID) -> String { fanout("blobs", id).file }
+    /// Opens a cached blob's content file; `.noSuchFileOrDirectory` when it is not cached.
+    public func openBlob(_ id: ObjectID) throws(Errno) -> FileDescriptor {
+        try blobs.open(at: Self.relativePath(id), flags: O_RDONLY_VALUE)
+    }
 
     /// Sets a cached blob's access time (the LRU clock of `cache gc`) to now when it is older
     /// than `seconds`. Missing blobs are left alone.
     func touchBlobIfStale(_ id: ObjectID, olderThan seconds: Int64) {
-        let path = Array(blobPath(id).utf8)
-        let here = FileDescriptor(rawValue: AT_FDCWD_VALUE)
-        guard let stat = try? here.stat(at: path), Int64(time(nil)) - stat.accessTime.seconds > seconds else { return }
-        try? here.setTimes(at: path, access: .now, modification: .omit)
+        let path = Self.relativePath(id)
+        guard let stat = try? blobs.stat(at: path), Int64(time(nil)) - stat.accessTime.seconds > seconds else { return }
+        try? blobs.setTimes(at: path, access: .now, modification: .omit)
     }
 
     /// Size of a cached blob, nil when it is not cached.
     public func cachedBlobSize(_ id: ObjectID) -> UInt64? {
-        var st = stat()
-        return stat(blobPath(id), &st) == 0 ? UInt64(st.st_size) : nil
+        (try? blobs.stat(at: Self.relativePath(id)))?.size
     }
 
     /// Raw content of a stored commit or tree.
-    public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(fanout("objects", id).file) }
+    public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(Self.relativePath(id), in: objects) }
 
     /// Stores a verified object: blobs into blobs/, everything else into objects/.
     public func store(_ object: GitObject) throws(Errno) {
-        let (directory, file) = fanout(object.type == .blob ? "blobs" : "objects", object.id)
-        if access(file, F_OK) == 0 { return }
-        if !madeDirectories.withLock({ $0.contains(directory) }) {
-            try makeDirectoryIfMissing(directory)
-            _ = madeDirectories.withLock { $0.insert(directory) }
+        let isBlob = object.type == .blob
+        let directory = isBlob ? blobs : objects
+        // No check for an existing file first: objects are stored because they were missing,
+        // and linking over one another writer stored meanwhile fails harmlessly (EEXIST).
+        let path = Self.relativePath(object.id)
+        let fanoutKey = (isBlob ? 256 : 0) + Int(object.id.bytes[0])
+        if !madeDirectories.withLock({ $0.contains(fanoutKey) }) {
+            do {
+                try directory.makeDirectory(at: Array(path.prefix(2)), mode: 0o755)
+            } catch .fileExists {}
+            _ = madeDirectories.withLock { $0.insert(fanoutKey) }
         }
-        try linkComplete(file, object.data, in: directory)
+        try linkComplete(path, object.data, in: directory) { [self] in fanout(isBlob ? "blobs" : "objects", object.id).file }
     }
 
-    /// Writes `bytes` as an anonymous file in `directory` and links it at `path` once complete;
-    /// on failure (a full disk) the file vanishes with its descriptor. An object linked by
-    /// another writer meanwhile is the same object. Falls back to tmp/ and rename.
-    private func linkComplete(_ path: String, _ bytes: [UInt8], in directory: String) throws(Errno) {
-        let cwd = FileDescriptor(rawValue: AT_FDCWD_VALUE)
+    /// Writes `bytes` as an anonymous file in the fanout directory of `path` (relative to
+    /// `directory`) and links it there once complete; on failure (a full disk) the file
+    /// vanishes with its descriptor. An object linked by another writer meanwhile is the same
+    /// object. Falls back to tmp/ and a rename to `absolutePath()`.
+    private func linkComplete(_ path: [UInt8], _ bytes: [UInt8], in directory: FileDescriptor,
+                              absolutePath: () -> String) throws(Errno) {
         let fd: FileDescriptor
         do {
-            fd = try cwd.open(at: Array(directory.utf8), flags: FileDescriptor.tmpFileFlag | O_WRONLY_VALUE, mode: 0o444)
+            fd = try directory.open(at: Array(path.prefix(2)), flags: FileDescriptor.tmpFileFlag | O_WRONLY_VALUE, mode: 0o444)
         } catch .notSupported {
-            return try atomicWrite(path, bytes)
+            return try atomicWrite(absolutePath(), bytes)
         } catch .isDirectory {
-            return try atomicWrite(path, bytes)  // kernels that predate O_TMPFILE
+            return try atomicWrite(absolutePath(), bytes)  // kernels that predate O_TMPFILE
         }
         defer { fd.closeQuietly() }
         try typedErrno { try bytes.withUnsafeBytes { try fd.writeAll($0) } }
         do {
-            try cwd.linkAnonymous(fd, to: Array(path.utf8))
+            try directory.linkAnonymous(fd, to: path)
         } catch .fileExists {
             return
         } catch .noSuchFileOrDirectory {
-            try atomicWrite(path, bytes)  // no /proc to link through
+            try atomicWrite(absolutePath(), bytes)  // no /proc to link through
         }
     }
 
@@ -117,7 +160,7 @@ public final class ObjectStore: Sendable {
 
     public func storeRef(url: String, ref: String, commit: ObjectID) throws(Errno) {
         let directory = "\(root)/refs/\(fnv(url))"
-        try makeDirectoryIfMissing(directory)
+        try Self.makeDirectoryIfMissing(directory)
         try atomicWrite(refPath(url: url, ref: ref), Array(commit.hex.utf8))
     }
 
@@ -128,7 +171,7 @@ public final class ObjectStore: Sendable {
     private func fnv(_ text: String) -> String { String(fnv1a(text.utf8), radix: 16) }
 
     /// mkdir(2) that accepts an existing directory.
-    private func makeDirectoryIfMissing(_ path: String) throws(Errno) {
+    private static func makeDirectoryIfMissing(_ path: String) throws(Errno) {
         if mkdir(path, 0o755) != 0 && Glibc.errno != EEXIST { throw Errno(rawValue: Glibc.errno) }
     }
 
@@ -153,13 +196,16 @@ public final class ObjectStore: Sendable {
     }
 
     private func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        readFile(Array(path.utf8), in: FileDescriptor(rawValue: AT_FDCWD_VALUE))
+    }
+
+    private func readFile(_ path: [UInt8], in directory: FileDescriptor) -> [UInt8]? {
+        guard let fd = try? directory.open(at: path, flags: O_RDONLY_VALUE) else { return nil }
+        defer { fd.closeQuietly() }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
             if count < 0 && Glibc.errno == EINTR { continue }
             if count <= 0 { break }
             result.append(contentsOf: chunk[0..<count])
