@@ -29,6 +29,7 @@ public final class DicfuseLayer: ReadableLayer {
     let lazyTrees: Bool
     let logger: Logger
     private let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
+    private let recentDirectories = Mutex(RecentDirectories())
     /// Known blob sizes per tree, as stored under sizes/: read once per directory instead of
     /// once per stat of each of its files. Bounded like the tree cache.
     private let sizeTables = Mutex<[ObjectID: [UInt64]]>([:])
@@ -132,17 +133,26 @@ public final class DicfuseLayer: ReadableLayer {
     /// The entry at `path`, with the tree that holds it; nil entry for the root.
     func locate(_ path: [UInt8]) throws(Errno) -> (entry: TreeEntry?, parent: ObjectID, index: Int) {
         if path.isEmpty { return (nil, rootTree, -1) }
+        let slash = path.lastIndex(of: UInt8(ascii: "/"))
+        let parent = try slash.map { (end) throws(Errno) in try directoryTree(path[..<end]) } ?? rootTree
+        let entries = try tree(parent)
+        guard let index = entries.gitIndex(of: path[(slash.map { $0 + 1 } ?? 0)...]) else { throw .noSuchFileOrDirectory }
+        return (entries[index], parent, index)
+    }
+
+    /// The tree of the directory at `path` (not empty), from the recent ones or from the root.
+    private func directoryTree(_ path: ArraySlice<UInt8>) throws(Errno) -> ObjectID {
+        if let known = recentDirectories.withLock({ $0.tree(of: path) }) { return known }
         var current = rootTree
-        let components = path.split(separator: UInt8(ascii: "/"))
-        for (position, component) in components.enumerated() {
+        for component in path.split(separator: UInt8(ascii: "/")) {
             let entries = try tree(current)
             guard let index = entries.gitIndex(of: component) else { throw .noSuchFileOrDirectory }
             let entry = entries[index]
-            if position == components.count - 1 { return (entry, current, index) }
             guard entry.kind == .directory else { throw entry.kind == .gitlink ? .noSuchFileOrDirectory : .notDirectory }
             current = entry.id
         }
-        throw .noSuchFileOrDirectory
+        recentDirectories.withLock { $0.remember(path, tree: current) }
+        return current
     }
 
     /// A stable inode number per path (FNV-1a), so two paths with the same blob are not
