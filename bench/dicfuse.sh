@@ -28,7 +28,7 @@
 #                        /opt/swift/usr/include /usr/share /usr/src /usr/lib")
 #   DBENCH_MAX_FILE_KB   larger files are left out (32768)
 #   DBENCH_REPS          repetitions of the cheap steps (clones, mounts, warm reads); median (3)
-#   DBENCH_COLD_REPS     repetitions of each cold read of every file (1)
+#   DBENCH_COLD_REPS     repetitions of each cold read of every file, median reported (3)
 #   DBENCH_READS         cold-read variants, in order (default "siblings prefetch"):
 #                          siblings|all|none  mount with --prefetch MODE, then tar
 #                          prefetch           mount (--prefetch siblings), `scorpio-provider
@@ -83,7 +83,7 @@ NFILES=${DBENCH_FILES:-50000}
 SOURCES=${DBENCH_SOURCES:-/usr/include /usr/lib/python3 /usr/lib/python3.* /usr/share/perl5 /usr/share/perl /usr/lib/x86_64-linux-gnu/perl /opt/swift-packages /opt/swift/usr/include /usr/share /usr/src /usr/lib}
 MAXKB=${DBENCH_MAX_FILE_KB:-32768}
 REPS=${DBENCH_REPS:-3}
-COLD_REPS=${DBENCH_COLD_REPS:-1}
+COLD_REPS=${DBENCH_COLD_REPS:-3}
 READS=${DBENCH_READS:-siblings prefetch}
 PF_JOBS=${DBENCH_PREFETCH_JOBS:-8}
 LAZY=${DBENCH_LAZY:-1}
