@@ -251,3 +251,13 @@ private func deltaError(_ delta: [UInt8], _ base: [UInt8]) -> PackError? {
         }
     }
 }
+
+// An object's hex form and its file in the content store ("xx/<38 hex>" under blobs/ or objects/).
+@Suite struct ObjectPathTests {
+    @Test func relativePathIsTheFanoutOfTheHexId() {
+        let id = ObjectID(hex: "0Af0123456789abcdef0123456789abcdef01234")!
+        #expect(id.hex == "0af0123456789abcdef0123456789abcdef01234")
+        #expect(id.hexDigits == Array(id.hex.utf8))
+        #expect(ObjectStore.relativePath(id) == Array("0a/f0123456789abcdef0123456789abcdef01234".utf8))
+    }
+}

@@ -49,15 +49,20 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     /// Lower-case hex, as git prints it.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
+    public var hex: String { String(decoding: hexDigits, as: UTF8.self) }
+
+    /// The 40 lower-case hex digits as ASCII bytes (for paths built without a String).
+    public var hexDigits: [UInt8] {
+        let digits: StaticString = "0123456789abcdef"
         var out: [UInt8] = []
-        out.reserveCapacity(40)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xf)])
+        out.reserveCapacity(41)  // room for the content store's fanout slash
+        digits.withUTF8Buffer { digits in
+            for b in bytes {
+                out.append(digits[Int(b >> 4)])
+                out.append(digits[Int(b & 0xf)])
+            }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     public var description: String { hex }

@@ -52,23 +52,15 @@ public final class ObjectStore: Sendable {
 
     /// "xx/<38 hex>": an object's file relative to blobs/ or objects/.
     static func relativePath(_ id: ObjectID) -> [UInt8] {
-        let digits: StaticString = "0123456789abcdef"
-        var path: [UInt8] = []
-        path.reserveCapacity(41)
-        digits.withUTF8Buffer { digits in
-            for (index, byte) in id.bytes.enumerated() {
-                if index == 1 { path.append(UInt8(ascii: "/")) }
-                path.append(digits[Int(byte >> 4)])
-                path.append(digits[Int(byte & 0xf)])
-            }
-        }
+        var path = id.hexDigits
+        path.insert(UInt8(ascii: "/"), at: 2)
         return path
     }
 
-    private func fanout(_ kind: String, _ id: ObjectID) -> (directory: String, file: String) {
-        let hex = id.hex
-        let directory = "\(root)/\(kind)/\(hex.prefix(2))"
-        return (directory, "\(directory)/\(hex.dropFirst(2))")
+    /// The absolute path of an object's file under `kind` (blobs or objects), for the tmp/
+    /// and rename fallback.
+    private func absolutePath(_ kind: String, _ id: ObjectID) -> String {
+        "\(root)/\(kind)/\(String(decoding: Self.relativePath(id), as: UTF8.self))"
     }
 
     /// Opens a cached blob's content file; `.noSuchFileOrDirectory` when it is not cached.
@@ -106,7 +98,7 @@ public final class ObjectStore: Sendable {
             } catch .fileExists {}
             _ = madeDirectories.withLock { $0.insert(fanoutKey) }
         }
-        try linkComplete(path, object.data, in: directory) { [self] in fanout(isBlob ? "blobs" : "objects", object.id).file }
+        try linkComplete(path, object.data, in: directory) { [self] in absolutePath(isBlob ? "blobs" : "objects", object.id) }
     }
 
     /// Writes `bytes` as an anonymous file in the fanout directory of `path` (relative to
