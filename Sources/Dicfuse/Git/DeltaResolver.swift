@@ -1,47 +1,60 @@
-// Resolving the deltas of a scanned pack. Decides the order and the limits: objects are resolved
-// by a worklist (never recursion), starting from the whole objects in the pack; each resolved
-// object releases the deltas waiting on its entry index (OFS_DELTA) or on its id (REF_DELTA),
-// which also covers REF_DELTA bases stored later in the pack. Only when nothing more resolves
-// inside the pack are the remaining REF_DELTA bases asked of the caller. A delta whose base never
-// appears (including REF_DELTA cycles, which can never start) is deltaBaseMissing; a chain
-// deeper than PackLimits.maxDeltaDepth is deltaChainTooDeep.
+// Resolving a pack's deltas while its entries are read. Decides the order and the limits: an
+// entry is resolved as soon as its base is (whole objects at once), and each resolved object
+// releases the deltas waiting on its entry index (OFS_DELTA) or on its id (REF_DELTA, which also
+// covers bases stored later in the pack), by a worklist, never recursion. Only when the whole
+// pack is read are the remaining REF_DELTA bases asked of the caller (thin packs). A delta whose
+// base never appears (including REF_DELTA cycles, which can never start) is deltaBaseMissing; a
+// chain deeper than PackLimits.maxDeltaDepth is deltaChainTooDeep.
+//
+// Resolved objects are kept as bases in a cache bounded by bytes, oldest dropped first: git
+// writes each delta family together (base first), so the bases a delta needs are nearly always
+// recent. A dropped base is read back through `loadBase` and its id checked.
 
-/// Turns scanned pack entries into objects.
+/// Turns pack entries into objects, as they are read.
 struct DeltaResolver {
-    private let entries: [PackEntry]
-    /// The resolved object of each entry, once known.
-    private var objects: [GitObject?]
-    /// The delta chain length of each resolved entry (0 for whole objects).
-    private var depths: [Int]
-    /// OFS_DELTA entries by the index of their base entry.
-    private var waitingOnIndex: [Int: [Int]] = [:]
-    /// REF_DELTA entries by the id of their base.
-    private var waitingOnID: [ObjectID: [Int]] = [:]
-    /// Resolved entries whose waiting deltas have not been released yet.
-    private var ready: [Int] = []
+    /// Per entry: its id once resolved, and its delta chain length (0 for whole objects).
+    private var ids: [ObjectID?] = []
+    private var depths: [Int] = []
+    /// The first entry resolved to each id (REF_DELTA bases inside the pack).
+    private var indexByID: [ObjectID: Int] = [:]
+    /// Deltas whose base entry (OFS_DELTA) or id (REF_DELTA) is not resolved yet.
+    private var waitingOnIndex: [Int: [(index: Int, delta: [UInt8])]] = [:]
+    private var waitingOnID: [ObjectID: [(index: Int, delta: [UInt8])]] = [:]
+    private var cache: BaseCache
+    private let loadBase: (ObjectID) -> GitObject?
 
-    init(entries: [PackEntry]) {
-        self.entries = entries
-        self.objects = Array(repeating: nil, count: entries.count)
-        self.depths = Array(repeating: 0, count: entries.count)
+    init(baseCacheBytes: Int, loadBase: @escaping (ObjectID) -> GitObject?) {
+        cache = BaseCache(limit: baseCacheBytes)
+        self.loadBase = loadBase
     }
 
-    /// Resolves every entry; returns the objects in pack order.
-    mutating func resolve(externalBase: (ObjectID) -> GitObject?) throws(PackError) -> [GitObject] {
-        for (index, entry) in entries.enumerated() {
-            switch entry.kind {
-            case .plain(let type):
-                objects[index] = GitObject(type: type, data: entry.data)
-                ready.append(index)
-            case .offsetDelta(let baseIndex):
-                waitingOnIndex[baseIndex, default: []].append(index)
-            case .refDelta(let baseID):
-                waitingOnID[baseID, default: []].append(index)
+    /// Takes entry `index` (entries come in pack order) and hands out every object that
+    /// becomes resolved, with its entry index.
+    mutating func add(_ entry: PackEntry, index: Int, deliver: (Int, GitObject) throws -> Void) throws {
+        precondition(index == ids.count, "entries are added in order")
+        ids.append(nil)
+        depths.append(0)
+        switch entry.kind {
+        case .plain(let type):
+            try resolve([(index, GitObject(type: type, data: entry.data), 0)], deliver: deliver)
+        case .offsetDelta(let baseIndex):
+            guard ids[baseIndex] != nil else {
+                waitingOnIndex[baseIndex, default: []].append((index, entry.data))
+                return
             }
+            try resolve(applying: [(index, entry.data)], to: base(at: baseIndex), baseDepth: depths[baseIndex], deliver: deliver)
+        case .refDelta(let baseID):
+            guard let baseIndex = indexByID[baseID] else {
+                waitingOnID[baseID, default: []].append((index, entry.data))
+                return
+            }
+            try resolve(applying: [(index, entry.data)], to: base(at: baseIndex), baseDepth: depths[baseIndex], deliver: deliver)
         }
-        try drain()
+    }
 
-        // Bases outside the pack: each id is asked for at most once.
+    /// After the last entry: asks for the REF_DELTA bases that are not in the pack (each id at
+    /// most once, in id order) and resolves what waits on them.
+    mutating func finish(externalBase: (ObjectID) -> GitObject?, deliver: (Int, GitObject) throws -> Void) throws {
         var asked = Set<ObjectID>()
         while true {
             let pending = waitingOnID.keys.filter { !asked.contains($0) }.sorted()
@@ -50,42 +63,88 @@ struct DeltaResolver {
                 asked.insert(id)
                 // An earlier external base may have led to this id inside the pack.
                 guard let dependents = waitingOnID[id], let base = externalBase(id) else { continue }
-                guard base.id == id else { throw .objectIDMismatch(expected: id, actual: base.id) }
+                guard base.id == id else { throw PackError.objectIDMismatch(expected: id, actual: base.id) }
                 waitingOnID[id] = nil
-                try release(dependents, base: base, baseDepth: 0)
-                try drain()
+                try resolve(applying: dependents, to: base, baseDepth: 0, deliver: deliver)
             }
         }
-        if let missing = waitingOnID.keys.min() { throw .deltaBaseMissing(missing) }
+        if let missing = waitingOnID.keys.min() { throw PackError.deltaBaseMissing(missing) }
+        // Every OFS_DELTA chain ends at a whole object or a REF_DELTA, so this cannot happen.
+        guard waitingOnIndex.isEmpty else { throw PackError.corruptObject("unresolved delta") }
+    }
 
-        let resolved = objects.compactMap { $0 }
-        // Every OFS_DELTA chain ends at a whole object or a REF_DELTA, so this cannot fail.
-        guard resolved.count == objects.count else { throw .corruptObject("unresolved delta") }
+    /// The resolved object of entry `index`, from the cache or read back.
+    private func base(at index: Int) throws(PackError) -> GitObject {
+        if let cached = cache[index] { return cached }
+        // Only resolved entries are asked for.
+        let id = ids[index]!
+        guard let loaded = loadBase(id) else { throw .deltaBaseMissing(id) }
+        guard loaded.id == id else { throw .objectIDMismatch(expected: id, actual: loaded.id) }
+        return loaded
+    }
+
+    private mutating func resolve(applying deltas: [(index: Int, delta: [UInt8])], to base: GitObject, baseDepth: Int,
+                                  deliver: (Int, GitObject) throws -> Void) throws {
+        try resolve(try Self.apply(deltas, to: base, baseDepth: baseDepth), deliver: deliver)
+    }
+
+    /// Records resolved objects, hands them out and resolves what waited on them.
+    private mutating func resolve(_ work: [(index: Int, object: GitObject, depth: Int)],
+                                  deliver: (Int, GitObject) throws -> Void) throws {
+        var work = work
+        while let (index, object, depth) = work.popLast() {
+            ids[index] = object.id
+            depths[index] = depth
+            if indexByID[object.id] == nil { indexByID[object.id] = index }
+            try deliver(index, object)
+            var dependents = waitingOnIndex.removeValue(forKey: index) ?? []
+            if let byID = waitingOnID.removeValue(forKey: object.id) { dependents += byID }
+            work += try Self.apply(dependents, to: object, baseDepth: depth)
+            cache.insert(object, at: index)
+        }
+    }
+
+    private static func apply(_ deltas: [(index: Int, delta: [UInt8])], to base: GitObject,
+                              baseDepth: Int) throws(PackError) -> [(index: Int, object: GitObject, depth: Int)] {
+        guard !deltas.isEmpty else { return [] }
+        guard baseDepth + 1 <= PackLimits.maxDeltaDepth else { throw .deltaChainTooDeep }
+        var resolved: [(index: Int, object: GitObject, depth: Int)] = []
+        resolved.reserveCapacity(deltas.count)
+        for (index, delta) in deltas {
+            let data = try DeltaApplier.apply(delta, to: base.data)
+            resolved.append((index, GitObject(type: base.type, data: data), baseDepth + 1))
+        }
         return resolved
     }
+}
 
-    /// Releases the deltas waiting on every ready entry, until none is left.
-    private mutating func drain() throws(PackError) {
-        while let index = ready.popLast() {
-            guard let base = objects[index] else { continue }
-            var dependents = waitingOnIndex.removeValue(forKey: index) ?? []
-            if let byID = waitingOnID.removeValue(forKey: base.id) {
-                dependents += byID
-            }
-            try release(dependents, base: base, baseDepth: depths[index])
+/// Resolved objects by entry index, the oldest dropped once they hold more than `limit` bytes.
+/// Only blobs are dropped: `loadBase` reads them back from the content store, and commits and
+/// trees in a blob fetch are rare and small.
+struct BaseCache {
+    let limit: Int
+    private var objects: [Int: GitObject] = [:]
+    private var order: [Int] = []
+    private var head = 0
+    private var bytes = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    subscript(index: Int) -> GitObject? { objects[index] }
+
+    mutating func insert(_ object: GitObject, at index: Int) {
+        objects[index] = object
+        guard object.type == .blob else { return }
+        order.append(index)
+        bytes += object.data.count
+        while bytes > limit, head < order.count {
+            let oldest = order[head]
+            head += 1
+            if let dropped = objects.removeValue(forKey: oldest) { bytes -= dropped.data.count }
         }
-    }
-
-    /// Applies each dependent delta to `base` and marks the results ready.
-    private mutating func release(_ dependents: [Int], base: GitObject, baseDepth: Int) throws(PackError) {
-        guard !dependents.isEmpty else { return }
-        let depth = baseDepth + 1
-        guard depth <= PackLimits.maxDeltaDepth else { throw .deltaChainTooDeep }
-        for index in dependents {
-            let data = try DeltaApplier.apply(entries[index].data, to: base.data)
-            objects[index] = GitObject(type: base.type, data: data)
-            depths[index] = depth
-            ready.append(index)
+        if head > 4096, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
         }
     }
 }

@@ -1,11 +1,8 @@
-// Reading git pack files (Documentation/gitformat-pack.txt) received from a remote. Decides what
-// a pack must satisfy before any object is handed out: the "PACK" signature, version 2 or 3, a
-// trailing SHA-1 that matches everything before it (checked before a single entry is looked at),
-// exactly the declared number of entries filling the space up to the trailer, entry types 1-4, 6
-// and 7 only, OFS_DELTA offsets that land on the start of an earlier entry, and sizes below
-// PackLimits.maxObjectSize that the remaining compressed bytes could plausibly inflate to.
-// Entries are first read in order (PackParser.scan), then deltas are resolved (DeltaResolver).
-// Either every object is returned or an error is thrown.
+// Reading git pack files (Documentation/gitformat-pack.txt) received from a remote: the errors,
+// the limits applied to untrusted content, and the two ways to read a pack. What a pack must
+// satisfy is checked by PackEntryReader (whole pack first, then each entry); deltas are resolved
+// by DeltaResolver as entries are read. `parse` returns every object or throws; `stream` hands
+// objects out as they are resolved, keeping a bounded set of delta bases in memory.
 
 /// Why a pack (or a delta inside it) was rejected.
 public enum PackError: Error, Equatable, Sendable {
@@ -65,6 +62,12 @@ public enum PackParser {
     static let headerSize = 12
     static let trailerSize = 20
 
+    /// The object count of a pack's header, once its first 12 bytes are there (for progress).
+    static func declaredObjectCount(_ pack: [UInt8]) -> Int? {
+        guard pack.count >= 12, pack[0] == 0x50, pack[1] == 0x41, pack[2] == 0x43, pack[3] == 0x4B else { return nil }
+        return Int(bigEndian32(pack, at: 8))
+    }
+
     /// Parses a complete pack and returns every object in it, deltas resolved, in pack order.
     ///
     /// The caller checks that the objects it wanted are among them.
@@ -74,78 +77,62 @@ public enum PackParser {
     ///     only after everything resolvable inside the pack is resolved; the object returned must
     ///     carry the id asked for.
     /// - Throws: `PackError`; nothing is returned when any part of the pack is invalid.
-    /// The object count of a pack's header, once its first 12 bytes are there (for progress).
-    static func declaredObjectCount(_ pack: [UInt8]) -> Int? {
-        guard pack.count >= 12, pack[0] == 0x50, pack[1] == 0x41, pack[2] == 0x43, pack[3] == 0x4B else { return nil }
-        return Int(bigEndian32(pack, at: 8))
-    }
-
     public static func parse(
         _ pack: [UInt8], externalBase: (ObjectID) -> GitObject? = { _ in nil }
     ) throws(PackError) -> [GitObject] {
-        let entries = try scan(pack)
-        var resolver = DeltaResolver(entries: entries)
-        return try resolver.resolve(externalBase: externalBase)
+        var reader = try PackEntryReader(pack)
+        var objects: [GitObject?] = []
+        objects.reserveCapacity(reader.capacityHint)
+        // Everything stays in memory here, so no base is ever dropped or read back.
+        var resolver = DeltaResolver(baseCacheBytes: Int.max, loadBase: { _ in nil })
+        do {
+            while let entry = try reader.next() {
+                objects.append(nil)
+                try resolver.add(entry, index: objects.count - 1) { index, object in objects[index] = object }
+            }
+            try resolver.finish(externalBase: externalBase) { index, object in objects[index] = object }
+        } catch let error as PackError {
+            throw error
+        } catch {
+            throw .corruptObject("\(error)")  // unreachable: only the resolver throws here
+        }
+        return objects.map { $0! }  // finish throws unless every entry resolved
+    }
+
+    /// Parses a complete pack and hands out each object as soon as it is resolved, keeping at
+    /// most `baseCacheBytes` of resolved objects as delta bases (git writes a delta family
+    /// together, so a small cache holds nearly every base a later entry needs). A base that was
+    /// dropped is read back with `loadBase` (the caller's copy, e.g. the content store); its id
+    /// is checked. The trailer is verified before the first object is handed out; a later
+    /// error (corrupt entry, bad delta, missing base) is thrown after some objects were handed
+    /// out, and the caller undoes what it did with them.
+    /// - Throws: `PackError`, or whatever `deliver` throws.
+    public static func stream(
+        _ pack: [UInt8], baseCacheBytes: Int, loadBase: @escaping (ObjectID) -> GitObject?,
+        deliver: (GitObject) throws -> Void
+    ) throws {
+        var reader = try PackEntryReader(pack)
+        var resolver = DeltaResolver(baseCacheBytes: baseCacheBytes, loadBase: loadBase)
+        var index = 0
+        while let entry = try reader.next() {
+            try resolver.add(entry, index: index) { _, object in try deliver(object) }
+            index += 1
+        }
+        try resolver.finish(externalBase: { _ in nil }) { _, object in try deliver(object) }
     }
 
     /// Checks the header and trailer, then reads every entry in order (no delta resolution).
     static func scan(_ pack: [UInt8]) throws(PackError) -> [PackEntry] {
-        guard pack.count >= 4 else { throw .truncated("pack header") }
-        guard pack[0] == UInt8(ascii: "P"), pack[1] == UInt8(ascii: "A"),
-              pack[2] == UInt8(ascii: "C"), pack[3] == UInt8(ascii: "K")
-        else { throw .badSignature }
-        guard pack.count >= headerSize + trailerSize else { throw .truncated("pack header and trailer") }
-        let version = bigEndian32(pack, at: 4)
-        guard version == 2 || version == 3 else { throw .unsupportedVersion(version) }
-        let count = Int(bigEndian32(pack, at: 8))
-
-        let end = pack.count - trailerSize
-        let checksum = pack.withUnsafeBytes { ObjectHasher.sha1(UnsafeRawBufferPointer(rebasing: $0[0..<end])) }
-        guard checksum.elementsEqual(pack[end...]) else { throw .checksumMismatch }
-
+        var reader = try PackEntryReader(pack)
         var entries: [PackEntry] = []
-        // The smallest entry is a 1-byte header plus a 7-byte zlib stream.
-        entries.reserveCapacity(min(count, (end - headerSize) / 8))
-        var indexByOffset: [Int: Int] = [:]
-        var pos = headerSize
-        for index in 0..<count {
-            guard pos < end else { throw .truncated("pack ends after \(index) of \(count) objects") }
-            let start = pos
-            let (typeCode, size) = try readEntryHeader(pack, &pos, end: end)
-            let kind: PackEntry.Kind
-            switch typeCode {
-            case 1...4:
-                // The range guarantees a valid raw value.
-                kind = .plain(ObjectType(rawValue: typeCode)!)
-            case 6:
-                let distance = try readBaseDistance(pack, &pos, end: end)
-                guard distance > 0, distance <= start - headerSize,
-                      let baseIndex = indexByOffset[start - distance]
-                else { throw .corruptObject("OFS_DELTA at \(start) does not point to an earlier entry") }
-                kind = .offsetDelta(baseIndex: baseIndex)
-            case 7:
-                guard end - pos >= 20 else { throw .truncated("REF_DELTA base id at \(pos)") }
-                // Exactly 20 bytes.
-                kind = .refDelta(ObjectID(bytes: Array(pack[pos..<pos + 20]))!)
-                pos += 20
-            default:
-                throw .corruptObject("invalid object type \(typeCode) at offset \(start)")
-            }
-            guard size <= PackLimits.maxObjectSize,
-                  size <= PackLimits.maxInflatedSize(fromCompressed: end - pos)
-            else { throw .corruptObject("entry at \(start) declares an implausible size \(size)") }
-            let (data, consumed) = try Inflater.inflate(pack, in: pos..<end, expectedSize: size)
-            pos += consumed
-            indexByOffset[start] = index
-            entries.append(PackEntry(offset: start, kind: kind, data: data))
-        }
-        guard pos == end else { throw .corruptObject("\(end - pos) bytes after the last object") }
+        entries.reserveCapacity(reader.capacityHint)
+        while let entry = try reader.next() { entries.append(entry) }
         return entries
     }
 
     /// Reads an entry header: 3 type bits and a size split into 4 bits, then 7 bits per byte
     /// (least significant first) while the high bit is set.
-    private static func readEntryHeader(_ pack: [UInt8], _ pos: inout Int, end: Int) throws(PackError) -> (UInt8, Int) {
+    static func readEntryHeader(_ pack: [UInt8], _ pos: inout Int, end: Int) throws(PackError) -> (UInt8, Int) {
         var byte = pack[pos]
         pos += 1
         let typeCode = (byte >> 4) & 0x7
@@ -165,7 +152,7 @@ public enum PackParser {
 
     /// Reads an OFS_DELTA base distance: big-endian groups of 7 bits, where every continuation
     /// adds one before shifting (so each length has its own range and no encoding is redundant).
-    private static func readBaseDistance(_ pack: [UInt8], _ pos: inout Int, end: Int) throws(PackError) -> Int {
+    static func readBaseDistance(_ pack: [UInt8], _ pos: inout Int, end: Int) throws(PackError) -> Int {
         guard pos < end else { throw .truncated("OFS_DELTA offset at \(pos)") }
         var byte = pack[pos]
         pos += 1
@@ -180,7 +167,7 @@ public enum PackParser {
         return distance
     }
 
-    private static func bigEndian32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+    static func bigEndian32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
         UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16
             | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
     }

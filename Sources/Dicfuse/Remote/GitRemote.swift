@@ -220,20 +220,22 @@ public final class GitRemote: Sendable {
         return tree
     }
 
-    /// Blobs by object id, in one request.
-    public func fetchBlobs(_ ids: [ObjectID]) throws(RemoteError) -> [GitObject] {
+    /// Blobs by object id, in one request: the pack as received, its trailer not yet checked.
+    /// The caller parses it (PackParser.stream), checks that every blob asked for came, and
+    /// reports what it got with noteBlobsReceived.
+    public func fetchBlobPack(_ ids: [ObjectID]) throws(RemoteError) -> [UInt8] {
         let arguments = ["ofs-delta", "no-progress"] + ids.map { "want \($0.hex)" } + ["done"]
-        let objects: [GitObject]
         do {
-            objects = try fetchPack(arguments: arguments, wanted: ids)
+            return try receivePack(arguments: arguments)
         } catch .server(let message) where message.contains("not our ref") || message.contains("not our") {
             throw .unsupported("the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
         }
-        let blobCount = objects.filter { $0.type == .blob }.count
-        let bytes = objects.reduce(0) { $0 + $1.data.count }
-        counterState.withLock { $0.blobs += blobCount }
-        logger.info("fetched blobs", metadata: ["count": "\(blobCount)", "bytes": "\(bytes)", "first": "\(ids.first?.hex ?? "")"])
-        return objects
+    }
+
+    /// Counts and logs the blobs of a pack from fetchBlobPack, once they are parsed and stored.
+    public func noteBlobsReceived(count: Int, bytes: Int, first: ObjectID?) {
+        counterState.withLock { $0.blobs += count }
+        logger.info("fetched blobs", metadata: ["count": "\(count)", "bytes": "\(bytes)", "first": "\(first?.hex ?? "")"])
     }
 
     /// Blob sizes without content, when the server advertises object-info; nil otherwise.
@@ -253,6 +255,23 @@ public final class GitRemote: Sendable {
 
     /// Sends a fetch and returns the verified objects of its pack.
     private func fetchPack(arguments: [String], wanted: [ObjectID], progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
+        let pack = try receivePack(arguments: arguments, progress: progress)
+        let objects: [GitObject]
+        do {
+            objects = try PackParser.parse(pack)
+        } catch {
+            throw .pack("\(error)")
+        }
+        progress?.finish(bytes: pack.count, objects: objects.count)
+        let received = Set(objects.map(\.id))
+        for id in wanted where !received.contains(id) {
+            throw .pack("the server did not send \(id.hex)")
+        }
+        return objects
+    }
+
+    /// Sends a fetch and returns its pack, unparsed.
+    private func receivePack(arguments: [String], progress: FetchProgress? = nil) throws(RemoteError) -> [UInt8] {
         let pack = try perform(command: "fetch", arguments: arguments) { (r) throws(RemoteError) -> [UInt8]? in
             var pack: [UInt8] = []
             var inPackfile = false
@@ -282,17 +301,6 @@ public final class GitRemote: Sendable {
         }
         guard let pack else { throw .protocolViolation("the fetch response has no packfile section") }
         counterState.withLock { $0.bytes += pack.count }
-        let objects: [GitObject]
-        do {
-            objects = try PackParser.parse(pack)
-        } catch {
-            throw .pack("\(error)")
-        }
-        progress?.finish(bytes: pack.count, objects: objects.count)
-        let received = Set(objects.map(\.id))
-        for id in wanted where !received.contains(id) {
-            throw .pack("the server did not send \(id.hex)")
-        }
-        return objects
+        return pack
     }
 }

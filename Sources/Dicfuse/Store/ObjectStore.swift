@@ -84,8 +84,10 @@ public final class ObjectStore: Sendable {
     /// Raw content of a stored commit or tree.
     public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(Self.relativePath(id), in: objects) }
 
-    /// Stores a verified object: blobs into blobs/, everything else into objects/.
-    public func store(_ object: GitObject) throws(Errno) {
+    /// Stores a verified object: blobs into blobs/, everything else into objects/. Returns
+    /// false when another writer had stored it already.
+    @discardableResult
+    public func store(_ object: GitObject) throws(Errno) -> Bool {
         let isBlob = object.type == .blob
         let directory = isBlob ? blobs : objects
         // No check for an existing file first: objects are stored because they were missing,
@@ -98,7 +100,15 @@ public final class ObjectStore: Sendable {
             } catch .fileExists {}
             _ = madeDirectories.withLock { $0.insert(fanoutKey) }
         }
-        try linkComplete(path, object.data, in: directory) { [self] in absolutePath(isBlob ? "blobs" : "objects", object.id) }
+        return try linkComplete(path, object.data, in: directory) { [self] in absolutePath(isBlob ? "blobs" : "objects", object.id) }
+    }
+
+    /// A cached blob's content; nil when it is not cached (or cannot be read).
+    public func blobContent(_ id: ObjectID) -> [UInt8]? { readFile(Self.relativePath(id), in: blobs) }
+
+    /// Removes a cached blob (a fetch undoing what it stored from a pack it rejected).
+    public func removeBlob(_ id: ObjectID) {
+        try? blobs.remove(at: Self.relativePath(id), directory: false)
     }
 
     /// Writes `bytes` as an anonymous file in the fanout directory of `path` (relative to
@@ -106,24 +116,27 @@ public final class ObjectStore: Sendable {
     /// vanishes with its descriptor. An object linked by another writer meanwhile is the same
     /// object. Falls back to tmp/ and a rename to `absolutePath()`.
     private func linkComplete(_ path: [UInt8], _ bytes: [UInt8], in directory: FileDescriptor,
-                              absolutePath: () -> String) throws(Errno) {
+                              absolutePath: () -> String) throws(Errno) -> Bool {
         let fd: FileDescriptor
         do {
             fd = try directory.open(at: Array(path.prefix(2)), flags: FileDescriptor.tmpFileFlag | O_WRONLY_VALUE, mode: 0o444)
         } catch .notSupported {
-            return try atomicWrite(absolutePath(), bytes)
+            try atomicWrite(absolutePath(), bytes)
+            return true
         } catch .isDirectory {
-            return try atomicWrite(absolutePath(), bytes)  // kernels that predate O_TMPFILE
+            try atomicWrite(absolutePath(), bytes)  // kernels that predate O_TMPFILE
+            return true
         }
         defer { fd.closeQuietly() }
         try typedErrno { try bytes.withUnsafeBytes { try fd.writeAll($0) } }
         do {
             try directory.linkAnonymous(fd, to: path)
         } catch .fileExists {
-            return
+            return false
         } catch .noSuchFileOrDirectory {
             try atomicWrite(absolutePath(), bytes)  // no /proc to link through
         }
+        return true
     }
 
     /// Known sizes of the blobs of `tree`, index-aligned with its entries (UInt64.max = unknown).
