@@ -518,11 +518,20 @@ extension DicfuseLayer {
         }
     }
 
-    /// Fetches blobs in one request and stores them as the pack is parsed (BlobIntake).
-    /// Throws RemoteError or Errno.
+    /// Fetches blobs in one request and stores them while the pack arrives (BlobIntake);
+    /// a failed or retried request removes what it stored. Throws RemoteError or Errno.
     private func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote) throws {
-        let pack = try withRetries { () throws(RemoteError) in try remote.fetchBlobPack(ids) }
-        let intake = try BlobIntake.store(pack, wanted: ids, in: store, baseCacheBytes: Self.packBaseCacheBytes)
+        let intake = BlobIntake(wanted: ids, store: store, baseCacheBytes: Self.packBaseCacheBytes)
+        do {
+            try withRetries { () throws(RemoteError) in
+                try remote.fetchBlobs(ids, restart: intake.discard, consume: intake.append)
+                try intake.finish()
+            }
+        } catch {
+            intake.discard()
+            if let failure = intake.storeFailure { throw failure }
+            throw error
+        }
         notePresent(intake.ids)
         remote.noteBlobsReceived(count: intake.ids.count, bytes: intake.bytes, first: ids.first)
     }

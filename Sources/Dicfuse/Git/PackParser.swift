@@ -1,8 +1,8 @@
 // Reading git pack files (Documentation/gitformat-pack.txt) received from a remote: the errors,
 // the limits applied to untrusted content, and the two ways to read a pack. What a pack must
 // satisfy is checked by PackEntryReader (whole pack first, then each entry); deltas are resolved
-// by DeltaResolver as entries are read. `parse` returns every object or throws; `stream` hands
-// objects out as they are resolved, keeping a bounded set of delta bases in memory.
+// by DeltaResolver as entries are read. `parse` returns every object of a whole pack or throws;
+// PackStream hands objects out while the pack arrives.
 
 /// Why a pack (or a delta inside it) was rejected.
 public enum PackError: Error, Equatable, Sendable {
@@ -90,6 +90,7 @@ public enum PackParser {
                 objects.append(nil)
                 try resolver.add(entry, index: objects.count - 1) { index, object in objects[index] = object }
             }
+            try reader.finish()
             try resolver.finish(externalBase: externalBase) { index, object in objects[index] = object }
         } catch let error as PackError {
             throw error
@@ -99,34 +100,13 @@ public enum PackParser {
         return objects.map { $0! }  // finish throws unless every entry resolved
     }
 
-    /// Parses a complete pack and hands out each object as soon as it is resolved, keeping at
-    /// most `baseCacheBytes` of resolved objects as delta bases (git writes a delta family
-    /// together, so a small cache holds nearly every base a later entry needs). A base that was
-    /// dropped is read back with `loadBase` (the caller's copy, e.g. the content store); its id
-    /// is checked. The trailer is verified before the first object is handed out; a later
-    /// error (corrupt entry, bad delta, missing base) is thrown after some objects were handed
-    /// out, and the caller undoes what it did with them.
-    /// - Throws: `PackError`, or whatever `deliver` throws.
-    public static func stream(
-        _ pack: [UInt8], baseCacheBytes: Int, loadBase: @escaping (ObjectID) -> GitObject?,
-        deliver: (GitObject) throws -> Void
-    ) throws {
-        var reader = try PackEntryReader(pack)
-        var resolver = DeltaResolver(baseCacheBytes: baseCacheBytes, loadBase: loadBase)
-        var index = 0
-        while let entry = try reader.next() {
-            try resolver.add(entry, index: index) { _, object in try deliver(object) }
-            index += 1
-        }
-        try resolver.finish(externalBase: { _ in nil }) { _, object in try deliver(object) }
-    }
-
     /// Checks the header and trailer, then reads every entry in order (no delta resolution).
     static func scan(_ pack: [UInt8]) throws(PackError) -> [PackEntry] {
         var reader = try PackEntryReader(pack)
         var entries: [PackEntry] = []
         entries.reserveCapacity(reader.capacityHint)
         while let entry = try reader.next() { entries.append(entry) }
+        try reader.finish()
         return entries
     }
 

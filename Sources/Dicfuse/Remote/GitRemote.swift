@@ -220,19 +220,21 @@ public final class GitRemote: Sendable {
         return tree
     }
 
-    /// Blobs by object id, in one request: the pack as received, its trailer not yet checked.
-    /// The caller parses it (PackParser.stream), checks that every blob asked for came, and
-    /// reports what it got with noteBlobsReceived.
-    public func fetchBlobPack(_ ids: [ObjectID]) throws(RemoteError) -> [UInt8] {
+    /// Blobs by object id, in one request. The pack goes to `consume` as it arrives, its
+    /// trailer not yet checked: the caller parses it (PackStream) and checks that every blob
+    /// asked for came, and reports what it got with noteBlobsReceived. `restart` is called
+    /// before the pack starts, and again when the request is sent over another connection.
+    public func fetchBlobs(_ ids: [ObjectID], restart: () -> Void,
+                           consume: (ArraySlice<UInt8>) throws(RemoteError) -> Void) throws(RemoteError) {
         let arguments = ["ofs-delta", "no-progress"] + ids.map { "want \($0.hex)" } + ["done"]
         do {
-            return try receivePack(arguments: arguments)
+            try streamPack(arguments: arguments, restart: restart, consume: consume)
         } catch .server(let message) where message.contains("not our ref") || message.contains("not our") {
             throw .unsupported("the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
         }
     }
 
-    /// Counts and logs the blobs of a pack from fetchBlobPack, once they are parsed and stored.
+    /// Counts and logs the blobs of a pack from fetchBlobs, once they are parsed and stored.
     public func noteBlobsReceived(count: Int, bytes: Int, first: ObjectID?) {
         counterState.withLock { $0.blobs += count }
         logger.info("fetched blobs", metadata: ["count": "\(count)", "bytes": "\(bytes)", "first": "\(first?.hex ?? "")"])
@@ -272,8 +274,21 @@ public final class GitRemote: Sendable {
 
     /// Sends a fetch and returns its pack, unparsed.
     private func receivePack(arguments: [String], progress: FetchProgress? = nil) throws(RemoteError) -> [UInt8] {
-        let pack = try perform(command: "fetch", arguments: arguments) { (r) throws(RemoteError) -> [UInt8]? in
-            var pack: [UInt8] = []
+        var pack: [UInt8] = []
+        try streamPack(arguments: arguments, restart: { pack.removeAll() }) { (chunk) throws(RemoteError) in
+            pack.append(contentsOf: chunk)
+            progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
+        }
+        return pack
+    }
+
+    /// Sends a fetch and hands its pack to `consume` as it arrives (sideband 1), after
+    /// `restart` (called again when the request is sent over another connection).
+    private func streamPack(arguments: [String], restart: () -> Void,
+                            consume: (ArraySlice<UInt8>) throws(RemoteError) -> Void) throws(RemoteError) {
+        let received = try perform(command: "fetch", arguments: arguments) { (r) throws(RemoteError) -> Int? in
+            restart()
+            var received = 0
             var inPackfile = false
             loop: while true {
                 switch try r.next() {
@@ -289,18 +304,17 @@ public final class GitRemote: Sendable {
                     guard let band = payload.first else { continue }
                     switch band {
                     case 1:
-                        pack.append(contentsOf: payload.dropFirst())
-                        progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
+                        received += payload.count - 1
+                        try consume(payload.dropFirst())
                     case 2: logger.debug("remote: \(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)")
                     case 3: throw .server(String(decoding: payload.dropFirst(), as: UTF8.self).trimmingNewline)
                     default: throw .protocolViolation("unknown sideband \(band)")
                     }
                 }
             }
-            return inPackfile ? pack : nil
+            return inPackfile ? received : nil
         }
-        guard let pack else { throw .protocolViolation("the fetch response has no packfile section") }
-        counterState.withLock { $0.bytes += pack.count }
-        return pack
+        guard let received else { throw .protocolViolation("the fetch response has no packfile section") }
+        counterState.withLock { $0.bytes += received }
     }
 }
