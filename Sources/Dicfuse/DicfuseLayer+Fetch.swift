@@ -163,7 +163,7 @@ extension DicfuseLayer {
                 let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
                 walkDeadline.store(monotonicNanoseconds() + allowance, ordering: .relaxed)
             }
-            waiter.run { [self] in fetchAndRelease(claimed, path: path) }
+            waiter.run { [self] in fetchAndRelease(claimed, waiter: waiter, path: path) }
             try waitForFetch(waiter, object: id, path: path)
         }
     }
@@ -171,7 +171,7 @@ extension DicfuseLayer {
     /// Waits for a fetch in flight. An interrupted request gives up (EINTR) and says so once;
     /// the fetch goes on.
     private func waitForFetch(_ waiter: FetchWaiter, object id: ObjectID, path: [UInt8]?) throws(Errno) {
-        guard let error = waiter.wait() else { return }
+        guard let error = waiter.wait(for: id) else { return }
         if error == .interrupted {
             logger.info("request interrupted while waiting for a fetch; the fetch goes on",
                         metadata: ["path": "\(path.map { String(decoding: $0, as: UTF8.self) } ?? "")", "object": "\(id.hex)"])
@@ -212,17 +212,17 @@ extension DicfuseLayer {
 
     /// Fetches a claimed batch and releases its waiters.
     func fetchClaimed(_ claimed: [ObjectID], waiter: FetchWaiter, path: [UInt8]) throws(Errno) {
-        let failure = fetchAndRelease(claimed, path: path)
+        let failure = fetchAndRelease(claimed, waiter: waiter, path: path)
         waiter.finish(failure)
         if let failure { throw failure }
     }
 
     /// Fetches a claimed batch and takes it off the in-flight table; returns the failure.
-    private func fetchAndRelease(_ claimed: [ObjectID], path: [UInt8]) -> Errno? {
+    private func fetchAndRelease(_ claimed: [ObjectID], waiter: FetchWaiter, path: [UInt8]) -> Errno? {
         var failure: Errno? = nil
         // `fetch` notes what it stored as recently fetched: a planner that no longer finds one
         // of them in flight finds it there.
-        do { try fetch(claimed, path: path) } catch { failure = error }
+        do { try fetch(claimed, path: path, arrived: waiter.noteArrived) } catch { failure = error }
         inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
         return failure
     }
@@ -477,13 +477,14 @@ extension DicfuseLayer {
         return Array(repeating: UInt64.max, count: entries.count)
     }
 
-    func fetch(_ ids: [ObjectID], path: [UInt8]) throws(Errno) {
+    /// Fetches blobs into the store; `arrived` learns each as soon as it is stored.
+    func fetch(_ ids: [ObjectID], path: [UInt8], arrived: @escaping (ObjectID) -> Void = { _ in }) throws(Errno) {
         guard let remote else {
             logger.error("file not cached and no remote configured", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(ids[0].hex)"])
             throw .ioError
         }
         do {
-            try fetchAndStore(ids, from: remote)
+            try fetchAndStore(ids, from: remote, arrived: arrived)
         } catch let error as RemoteError {
             logger.error("fetch failed: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(ids[0].hex)"])
             throw .ioError
@@ -520,8 +521,8 @@ extension DicfuseLayer {
 
     /// Fetches blobs in one request and stores them while the pack arrives (BlobIntake);
     /// a failed or retried request removes what it stored. Throws RemoteError or Errno.
-    private func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote) throws {
-        let intake = BlobIntake(wanted: ids, store: store, baseCacheBytes: Self.packBaseCacheBytes)
+    private func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void = { _ in }) throws {
+        let intake = BlobIntake(wanted: ids, store: store, baseCacheBytes: Self.packBaseCacheBytes, arrived: arrived)
         do {
             try withRetries { () throws(RemoteError) in
                 try remote.fetchBlobs(ids, restart: intake.discard, consume: intake.append)

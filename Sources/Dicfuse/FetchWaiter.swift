@@ -1,7 +1,8 @@
 // One fetch in flight, and the requests waiting for it. The fetch runs on its own thread, so
 // each waiting request (the one that started it too) can give up when the kernel interrupts
 // it (the program that asked got a signal) while the fetch goes on for the others and the
-// cache.
+// cache. Blobs are stored while their pack arrives, so a request waiting for one blob of a
+// large batch goes on as soon as that blob is stored, not when the whole batch is.
 import ScorpioSys
 import SystemPackage
 
@@ -11,21 +12,36 @@ final class FetchWaiter: InterruptibleWait {
         var result: Errno? = nil
         /// Requests interrupted while waiting here.
         var interrupted: Set<UInt64> = []
+        /// Objects of the batch stored so far.
+        var arrived: Set<ObjectID> = []
+
+        /// The outcome for a request waiting for `object`, once there is one.
+        func outcome(for object: ObjectID?) -> Errno?? {
+            if done { return .some(result) }
+            if let object, arrived.contains(object) { return .some(nil) }
+            return nil
+        }
     }
     private let state = ConditionLock(State())
 
-    /// Blocks until `finish` was called and returns its error, if any; `.interrupted` when the
-    /// request this thread serves was interrupted first.
-    func wait() -> Errno? {
-        if let outcome = state.withLock({ s -> Errno?? in s.done ? .some(s.result) : nil }) { return outcome }
+    /// Blocks until `object` was stored (nil when it is), or `finish` was called (its error,
+    /// if any); `.interrupted` when the request this thread serves was interrupted first.
+    func wait(for object: ObjectID? = nil) -> Errno? {
+        if let outcome = state.withLock({ $0.outcome(for: object) }) { return outcome }
         guard let unique = RequestInterruption.begin(self) else { return .interrupted }
         defer { RequestInterruption.end(unique) }
         BlockingHint.willBlock()
-        return state.wait(until: { $0.done || $0.interrupted.contains(unique) }) { s in
-            if s.done { return s.result }
+        return state.wait(until: { $0.outcome(for: object) != nil || $0.interrupted.contains(unique) }) { s in
+            if let outcome = s.outcome(for: object) { return outcome }
             s.interrupted.remove(unique)
             return .interrupted
         }
+    }
+
+    /// `object` is stored: requests waiting for it go on.
+    func noteArrived(_ object: ObjectID) {
+        state.withLock { _ = $0.arrived.insert(object) }
+        state.broadcast()
     }
 
     func finish(_ error: Errno?) {

@@ -16,11 +16,12 @@ import Testing
     }
 
     /// Starts a thread that serves request `unique` (0: none) and waits on `waiter`.
-    func startWaiting(on waiter: FetchWaiter, request unique: UInt64, of interrupts: RequestInterrupts) throws -> (KernelThread, Outcome) {
+    func startWaiting(on waiter: FetchWaiter, request unique: UInt64, of interrupts: RequestInterrupts,
+                      for object: ObjectID? = nil) throws -> (KernelThread, Outcome) {
         let outcome = Outcome()
         let thread = try KernelThread.start {
             if unique != 0 { RequestInterruption.serving(unique, of: interrupts) }
-            let result = waiter.wait()
+            let result = waiter.wait(for: object)
             RequestInterruption.servedNothing()
             outcome.value.withLock { $0 = .some(result) }
         }
@@ -34,6 +35,29 @@ import Testing
             usleep(10_000)
         }
         return nil
+    }
+
+    @Test func aWaitForOneBlobEndsWhenThatBlobArrives() throws {
+        let interrupts = RequestInterrupts()
+        let waiter = FetchWaiter()
+        let wanted = ObjectID(hex: "3b18e512dba79e4c8300dd08aeb37f8e728b8dad")!
+        let other = ObjectID(hex: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")!
+        let (forBlob, blobOutcome) = try startWaiting(on: waiter, request: 41, of: interrupts, for: wanted)
+        let (forAll, allOutcome) = try startWaiting(on: waiter, request: 42, of: interrupts)
+        waiter.noteArrived(other)
+        usleep(50_000)
+        #expect(blobOutcome.current == nil, "another blob of the batch arrived")
+        waiter.noteArrived(wanted)
+        #expect(settled(blobOutcome) == .some(nil), "its blob is stored")
+        usleep(50_000)
+        #expect(allOutcome.current == nil, "a wait for the whole fetch goes on")
+        waiter.finish(.ioError)
+        forBlob.join()
+        forAll.join()
+        #expect(allOutcome.current == .some(.ioError))
+        // Once the fetch is over its outcome holds for every blob: a failed pack took back
+        // what it stored.
+        #expect(waiter.wait(for: wanted) == .ioError)
     }
 
     @Test func anInterruptDuringTheWaitEndsOnlyThatRequestsWait() throws {

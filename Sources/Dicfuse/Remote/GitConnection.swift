@@ -125,6 +125,9 @@ final class GitConnection: ByteSource, @unchecked Sendable {
             throw .transport("read failed: \(Errno(rawValue: Glibc.errno))")
         }
         if count == 0 { throw .transport("the server closed the connection") }
+        // The timeout is for silence, not for the whole response: a large pack that keeps
+        // arriving over a slow link is not cut off (as curl's low-speed limit for HTTP).
+        deadline = monotonicSeconds() + timeout
         buffer.append(contentsOf: chunk[0..<count])
         if sameDescriptor { acknowledgeAtOnce() }
     }

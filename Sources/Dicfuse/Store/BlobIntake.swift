@@ -21,8 +21,12 @@ final class BlobIntake {
     /// Blobs this pack stored that were not cached before: what a rejection removes.
     private var added: [ObjectID] = []
 
-    init(wanted: [ObjectID], store: ObjectStore, baseCacheBytes: Int) {
+    /// Learns each blob as soon as it is stored (requests waiting for it go on).
+    private let arrived: (ObjectID) -> Void
+
+    init(wanted: [ObjectID], store: ObjectStore, baseCacheBytes: Int, arrived: @escaping (ObjectID) -> Void = { _ in }) {
         self.wanted = wanted
+        self.arrived = arrived
         self.store = store
         self.baseCacheBytes = baseCacheBytes
         stream = Self.newStream(store, baseCacheBytes)
@@ -62,6 +66,7 @@ final class BlobIntake {
     private func keep(_ object: GitObject) throws {
         guard object.type == .blob else { return }
         if try store.store(object) { added.append(object.id) }
+        arrived(object.id)
         ids.append(object.id)
         bytes += object.data.count
     }
