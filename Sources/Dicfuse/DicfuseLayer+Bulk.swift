@@ -51,9 +51,10 @@ extension DicfuseLayer {
         return true
     }
 
-    public var fetchedTotals: (objects: Int, bytes: Int) {
-        guard let counters = remote?.counters else { return (0, 0) }
-        return (counters.blobs, counters.bytes)
+    public var fetchedTotals: (objects: Int, bytes: Int, inFlight: Int) {
+        let inFlight = inflight.withLock { $0.count }
+        guard let counters = remote?.counters else { return (0, 0, inFlight) }
+        return (counters.blobs, counters.bytes, inFlight)
     }
 
     /// The uncached blobs below `path`, grouped into batches by count and known size; a blob

@@ -2,7 +2,8 @@
 // (a separate process that can only reach the daemon through the mount):
 //   getxattr user.scorpio.prefetch   on a path: fetch everything below it in bulk, then answer
 //                                    "fetched=N" (N objects); an old daemon answers ENODATA
-//   getxattr user.scorpio.progress   "objects=N bytes=M": what the lazy layers fetched so far
+//   getxattr user.scorpio.progress   "objects=N bytes=M inflight=K": what the lazy layers fetched
+//                                    so far, and how many objects they are fetching now
 //   setxattr user.scorpio.cancel     stops every bulk prefetch running now (between batches)
 // They are never stored, listed or copied up.
 import FUSEWire
@@ -47,8 +48,11 @@ extension OverlayFileSystem {
             }
             answer = "fetched=\(fetched)"
         case .progress:
-            let totals = lowers.reduce((0, 0)) { sum, layer in (sum.0 + layer.fetchedTotals.objects, sum.1 + layer.fetchedTotals.bytes) }
-            answer = "objects=\(totals.0) bytes=\(totals.1)"
+            let totals = lowers.reduce((0, 0, 0)) { sum, layer in
+                let layerTotals = layer.fetchedTotals
+                return (sum.0 + layerTotals.objects, sum.1 + layerTotals.bytes, sum.2 + layerTotals.inFlight)
+            }
+            answer = "objects=\(totals.0) bytes=\(totals.1) inflight=\(totals.2)"
         case .cancel:
             throw .noData
         }

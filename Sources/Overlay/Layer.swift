@@ -29,8 +29,9 @@ public protocol ReadableLayer: Sendable {
     /// Fetches everything under `path` in bulk, for layers that load lazily; returns how many
     /// objects it fetched. `cancelled` is polled between batches.
     func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int
-    /// What the layer has fetched so far (objects, bytes), for progress displays.
-    var fetchedTotals: (objects: Int, bytes: Int) { get }
+    /// What the layer has fetched so far (objects, bytes), for progress displays, and how many
+    /// objects are being fetched now (a test waits for none before it counts).
+    var fetchedTotals: (objects: Int, bytes: Int, inFlight: Int) { get }
     /// Keeps `path`'s content available while a handle has it open, without opening it, so
     /// OPEN can leave the open to the first READ (a file served from the page cache is never
     /// READ). `.notNeeded` where content outlives its descriptors (host directories); nil where
@@ -57,7 +58,7 @@ public enum ContentHold: Sendable, Equatable {
 extension ReadableLayer {
     /// Host directories are all there already.
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int { 0 }
-    public var fetchedTotals: (objects: Int, bytes: Int) { (0, 0) }
+    public var fetchedTotals: (objects: Int, bytes: Int, inFlight: Int) { (0, 0, 0) }
     public func openIfLocal(_ path: [UInt8]) throws(Errno) -> FileDescriptor? { try openForReading(path) }
     public func holdContent(_ path: [UInt8]) throws(Errno) -> ContentHold? { .notNeeded }
     public func releaseContent(_ hold: ContentHold) {}

@@ -118,7 +118,25 @@ print(f"{count} entries compared; problems: {problems}")
 sys.exit(1 if problems else 0)
 PY
 }
-blobs_fetched() { awk '/fetched blobs/ { for (i=1;i<=NF;i++) if ($i ~ /^count=/) { split($i,a,"="); s+=a[2] } } END { print s+0 }' "$1"; }
+# A read goes on once its blob is stored, while the rest of its batch may still arrive (and be
+# logged after): wait until the mount at $M fetches nothing before counting.
+settle_fetches() {
+    mountpoint -q "$M" || return 0
+    local progress
+    for _ in $(seq 100); do
+        progress=$(getfattr --only-values -n user.scorpio.progress "$M" 2>&1)
+        case "$progress" in
+            *inflight=0*) return 0 ;;
+            *inflight=*) sleep 0.1 ;;
+            *) echo "user.scorpio.progress on $M says no inflight=: $progress" >&2; return 1 ;;
+        esac
+    done
+    echo "fetches still in flight on $M after 10 s" >&2
+}
+blobs_fetched() {
+    settle_fetches
+    awk '/fetched blobs/ { for (i=1;i<=NF;i++) if ($i ~ /^count=/) { split($i,a,"="); s+=a[2] } } END { print s+0 }' "$1"
+}
 
 for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT/git/repo.git" "$HTTPS_URL"; do
     CACHE=$WORK/cache-$(echo "$URL" | cut -c1-5)
