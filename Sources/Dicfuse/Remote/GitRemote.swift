@@ -50,9 +50,24 @@ public final class GitRemote: Sendable {
         if case .http(let address) = url {
             let advertised = try capabilities()
             try checkAdvertisement(advertised, offers: command)
-            let body = try SmartHTTP.command(HTTPLocation(address), body: request(command, arguments, advertised), timeout: timeout)
-            var reader = PacketReader(connection: MemorySource(body))
-            return try parse(&reader)
+            let location = try HTTPLocation(address)
+            let requestBody = request(command, arguments, advertised)
+            guard command == "fetch" else {
+                let body = try SmartHTTP.command(location, body: requestBody, timeout: timeout)
+                var reader = PacketReader(connection: MemorySource(body))
+                return try parse(&reader)
+            }
+            // A pack is parsed while it arrives.
+            let response = try SmartHTTP.commandStream(location, body: requestBody, timeout: timeout)
+            var reader = PacketReader(connection: response)
+            let result: T
+            do {
+                result = try parse(&reader)
+            } catch {
+                throw response.finish(complete: false) ?? error
+            }
+            if let failure = response.finish(complete: true) { throw failure }
+            return result
         }
         if let reused = pool.withLock({ $0.popLast() }) {
             do {

@@ -1,7 +1,9 @@
 // Git's smart HTTP transport (gitprotocol-http) with protocol v2: GET info/refs for the
 // capability advertisement, one POST to git-upload-pack per command, `Git-Protocol: version=2`
 // on both. http:// uses a small HTTP/1.1 client over TCPConnector (Connection: close,
-// Content-Length or chunked bodies); https:// goes through libcurl (HTTPSRequest). Credentials come from the URL's user:password, or from the environment
+// Content-Length or chunked bodies, HTTPBodyStream); https:// goes through libcurl
+// (HTTPSRequest). A fetch's response is read while it arrives (commandStream), so its pack is
+// parsed and stored as it comes, as over the other transports. Credentials come from the URL's user:password, or from the environment
 // (SCORPIO_HTTP_TOKEN for a bearer token, SCORPIO_HTTP_USER/SCORPIO_HTTP_PASSWORD for basic
 // auth), and are never logged: every URL shown to users is redacted.
 import Foundation
@@ -71,15 +73,31 @@ enum SmartHTTP {
         try request(location, method: "POST", path: "/git-upload-pack", body: body, timeout: timeout)
     }
 
+    /// POSTs one command whose response is read while it arrives (a fetch's pack).
+    static func commandStream(_ location: HTTPLocation, body: [UInt8], timeout: Double) throws(RemoteError) -> any ResponseBody {
+        if location.secure {
+            return try HTTPSRequest.stream(location, path: "/git-upload-pack", body: body, timeout: timeout)
+        }
+        return try plainRequest(location, method: "POST", path: "/git-upload-pack", body: body, timeout: timeout)
+    }
+
     private static func request(_ location: HTTPLocation, method: String, path: String, body: [UInt8]?,
                                 timeout: Double) throws(RemoteError) -> [UInt8] {
         if location.secure {
             let (status, payload) = try HTTPSRequest.perform(location, path: path, body: body, timeout: timeout)
-            return try checked(status: status, payload: payload, location: location, method: method, path: path)
+            try requireSuccess(status: status, location: location, method: method, path: path)
+            return payload
         }
+        let response = try plainRequest(location, method: method, path: path, body: body, timeout: timeout)
+        defer { response.close() }
+        return try response.readToEnd()
+    }
+
+    /// Sends an http:// request and reads the response's head; the body is left to read.
+    private static func plainRequest(_ location: HTTPLocation, method: String, path: String, body: [UInt8]?,
+                                     timeout: Double) throws(RemoteError) -> HTTPBodyStream {
         let socket = try TCPConnector.connect(host: location.host, port: location.port, timeout: timeout)
         let connection = GitConnection(input: socket, output: socket, child: nil, timeout: timeout)
-        defer { connection.close() }
         var head = "\(method) \(location.path)\(path) HTTP/1.1\r\nHost: \(location.host):\(location.port)\r\n"
         head += "User-Agent: git/2.39 scorpio-provider/1\r\nGit-Protocol: version=2\r\nConnection: close\r\n"
         if let authorization = location.authorization { head += "Authorization: \(authorization)\r\n" }
@@ -88,55 +106,22 @@ enum SmartHTTP {
             head += "Accept: application/x-git-upload-pack-result\r\nContent-Length: \(body.count)\r\n"
         }
         head += "\r\n"
-        try connection.write(Array(head.utf8) + (body ?? []))
-        let response = try connection.readToEnd()
-        guard let split = findHeaderEnd(response) else { throw .protocolViolation("malformed HTTP response") }
-        let headerText = String(decoding: response[..<split], as: UTF8.self)
-        var lines = headerText.components(separatedBy: "\r\n")
-        let statusLine = lines.removeFirst()
-        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
-        let headers = Dictionary(lines.compactMap { line -> (String, String)? in
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
-        }, uniquingKeysWith: { first, _ in first })
-        var payload = Array(response[(split + 4)...])
-        if headers["transfer-encoding"]?.lowercased().contains("chunked") == true { payload = try dechunk(payload) }
-        return try checked(status: status, payload: payload, location: location, method: method, path: path)
+        do {
+            try connection.write(Array(head.utf8) + (body ?? []))
+            return try HTTPBodyStream(connection: connection, location: location, method: method, path: path)
+        } catch {
+            connection.close()
+            throw error
+        }
     }
 
-    /// The body of a 200 answer; a one-line error naming the cause for anything else.
-    private static func checked(status: Int, payload: [UInt8], location: HTTPLocation, method: String,
-                                path: String) throws(RemoteError) -> [UInt8] {
+    /// Nothing for a 200 answer; a one-line error naming the cause for anything else.
+    static func requireSuccess(status: Int, location: HTTPLocation, method: String, path: String) throws(RemoteError) {
         switch status {
-        case 200: return payload
+        case 200: return
         case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD)")
         case 404: throw .server("HTTP 404: no repository at \(location.path) (is git http-backend serving it with GIT_HTTP_EXPORT_ALL?)")
         default: throw .server("HTTP \(status) for \(method) \(location.path)\(path)")
-        }
-    }
-
-    private static func findHeaderEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
-            return index
-        }
-        return nil
-    }
-
-    private static func dechunk(_ bytes: [UInt8]) throws(RemoteError) -> [UInt8] {
-        var output: [UInt8] = []
-        var position = 0
-        while true {
-            guard let lineEnd = (position..<max(position, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else {
-                throw .protocolViolation("bad chunked encoding")
-            }
-            let sizeText = String(decoding: bytes[position..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { throw .protocolViolation("bad chunk size") }
-            position = lineEnd + 2
-            if size == 0 { return output }
-            guard position + size <= bytes.count else { throw .protocolViolation("truncated chunk") }
-            output.append(contentsOf: bytes[position..<(position + size)])
-            position += size + 2
         }
     }
 }
