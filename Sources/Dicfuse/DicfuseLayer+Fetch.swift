@@ -38,9 +38,10 @@ extension DicfuseLayer {
     /// the whole family is in the request, and searches a new delta for a blob whose base is
     /// not. Replaying the benchmark tree's 45,058 blobs in mount order through
     /// `git pack-objects`: one request 1.0 s of CPU, 6 requests 1.5 s, 12 2.9 s, 25 5.8 s.
-    /// A request's memory is its compressed pack plus packBaseCacheBytes (fetchAndStore).
+    /// A request holds in memory only the part of its pack not parsed yet, plus
+    /// packBaseCacheBytes of delta bases (BlobIntake).
     static let walkByteLimit: UInt64 = 128 << 20
-    /// Delta bases a fetch keeps in memory while it stores a pack's blobs (PackParser.stream);
+    /// Delta bases a fetch keeps in memory while it stores a pack's blobs (DeltaResolver);
     /// older ones are read back from the content store.
     static let packBaseCacheBytes = 16 << 20
     /// At most this many directories are looked at per batch (each costs a stat per blob);

@@ -8,14 +8,7 @@ import Foundation
 import Testing
 @testable import Dicfuse
 
-@Suite struct BlobIntakeTests {
-    let alpha = bytes("alpha content, long enough to serve as a delta base\n")
-    let beta = bytes("beta content\n")
-    let gamma = bytes("gamma content\n")
-    var alphaID: ObjectID { ObjectHasher.id(type: .blob, data: alpha) }
-    var betaID: ObjectID { ObjectHasher.id(type: .blob, data: beta) }
-    var gammaID: ObjectID { ObjectHasher.id(type: .blob, data: gamma) }
-
+@Suite struct BlobIntakeTests: SampleBlobs {
     func withStore(_ body: (ObjectStore) throws -> Void) throws {
         let root = NSTemporaryDirectory() + "intake-test-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -269,3 +269,16 @@ func packError<T>(_ body: () throws -> T) -> PackError? {
 }
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// Three small blobs for hand-made packs (alpha long enough to serve as a delta base), and
+/// their ids.
+protocol SampleBlobs {}
+
+extension SampleBlobs {
+    var alpha: [UInt8] { bytes("alpha content, long enough to serve as a delta base\n") }
+    var beta: [UInt8] { bytes("beta content\n") }
+    var gamma: [UInt8] { bytes("gamma content\n") }
+    var alphaID: ObjectID { ObjectHasher.id(type: .blob, data: alpha) }
+    var betaID: ObjectID { ObjectHasher.id(type: .blob, data: beta) }
+    var gammaID: ObjectID { ObjectHasher.id(type: .blob, data: gamma) }
+}

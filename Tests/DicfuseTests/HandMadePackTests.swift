@@ -5,14 +5,7 @@
 import Testing
 @testable import Dicfuse
 
-@Suite struct HandMadePackTests {
-    let alpha = bytes("alpha content, long enough to serve as a delta base\n")
-    let beta = bytes("beta content\n")
-    let gamma = bytes("gamma content\n")
-    var alphaID: ObjectID { ObjectHasher.id(type: .blob, data: alpha) }
-    var betaID: ObjectID { ObjectHasher.id(type: .blob, data: beta) }
-    var gammaID: ObjectID { ObjectHasher.id(type: .blob, data: gamma) }
-
+@Suite struct HandMadePackTests: SampleBlobs {
     // MARK: Delta resolution
 
     @Test func refDeltaCycleIsRejected() {
