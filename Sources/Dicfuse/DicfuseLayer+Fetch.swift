@@ -524,15 +524,11 @@ extension DicfuseLayer {
     /// a failed or retried request removes what it stored. Throws RemoteError or Errno.
     private func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void = { _ in }) throws {
         let intake = BlobIntake(wanted: ids, store: store, baseCacheBytes: Self.packBaseCacheBytes, arrived: arrived)
-        do {
+        try intake.undoingOnFailure {
             try withRetries { () throws(RemoteError) in
                 try remote.fetchBlobs(ids, restart: intake.discard, consume: intake.append)
                 try intake.finish()
             }
-        } catch {
-            intake.discard()
-            if let failure = intake.storeFailure { throw failure }
-            throw error
         }
         notePresent(intake.ids)
         remote.noteBlobsReceived(count: intake.ids.count, bytes: intake.bytes, first: ids.first)

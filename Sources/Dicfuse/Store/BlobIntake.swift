@@ -89,14 +89,23 @@ final class BlobIntake {
     /// what it added when it fails.
     static func store(_ pack: [UInt8], wanted: [ObjectID], in store: ObjectStore, baseCacheBytes: Int) throws -> BlobIntake {
         let intake = BlobIntake(wanted: wanted, store: store, baseCacheBytes: baseCacheBytes)
-        do {
+        try intake.undoingOnFailure {
             try intake.append(pack[...])
             try intake.finish()
-        } catch {
-            intake.discard()
-            if let failure = intake.storeFailure { throw failure }
-            throw error
         }
         return intake
+    }
+
+    /// Runs the receiving of a pack (append and finish, over whatever transport). When it
+    /// fails, removes what the pack added and throws why: the Errno of a failed store (a full
+    /// disk), else the error itself.
+    func undoingOnFailure(_ receive: () throws -> Void) throws {
+        do {
+            try receive()
+        } catch {
+            discard()
+            if let failure = storeFailure { throw failure }
+            throw error
+        }
     }
 }
