@@ -41,17 +41,27 @@ public enum DicfuseSetup {
                 } catch let error as RemoteError {
                     throw error
                 } catch {
-                    throw .transport("cannot write the cache in \(store.root): \(error)")
+                    throw cacheWriteError(store, error)
                 }
             }
         } else if !store.isComplete(commit) {
             let started = monotonicSeconds()
-            let objects = try remote.fetchTrees(of: commit)
+            // Each tree is stored as the pack yields it (verified; a failed fetch leaves valid
+            // trees behind, which the next mount skips); the commit counts as complete only at
+            // the end. A tree dropped from the delta bases is read back from the store.
+            try remote.fetchTrees(of: commit, loadBase: { id in store.metadata(id).map { GitObject(type: .tree, data: $0) } }) {
+                (object) throws(RemoteError) in
+                guard object.type != .blob else { return }
+                do {
+                    try store.store(object)
+                } catch {
+                    throw cacheWriteError(store, error)
+                }
+            }
             do {
-                for object in objects where object.type != .blob { try store.store(object) }
                 try store.markComplete(commit)
             } catch {
-                throw .transport("cannot write the cache in \(store.root): \(error)")
+                throw cacheWriteError(store, error)
             }
             let counters = remote.counters
             logger.info("fetched the trees of \(commit.hex)", metadata: [
@@ -66,6 +76,10 @@ public enum DicfuseSetup {
     private static func hasRootTree(_ commit: ObjectID, _ store: ObjectStore) -> Bool {
         guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return false }
         return store.metadata(parsed.tree) != nil
+    }
+
+    private static func cacheWriteError(_ store: ObjectStore, _ error: any Error) -> RemoteError {
+        .transport("cannot write the cache in \(store.root): \(error)")
     }
 
     private static func isConnectivity(_ error: RemoteError) -> Bool {

@@ -112,7 +112,8 @@ public struct FUSEMount: Sendable {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines)
+            let bytes = line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if text == "user_allow_other" { return true }
         }
         return false

@@ -1,83 +1,26 @@
 // A fetch over http:// reads its response while it arrives (HTTPBodyStream): a chunked pack
 // response is decoded chunk by chunk into the pack, and a status other than 200 on the fetch's
-// POST is the one-line HTTP error, not a protocol error. The server is a few lines of Python
-// started by the test on loopback.
+// POST is the one-line HTTP error, not a protocol error. The server (PackHTTPServer) is a few
+// lines of Python started by the test on loopback.
 import Foundation
 import Glibc
 import Logging
 import Testing
 @testable import Dicfuse
 
-enum TestServerError: Error { case didNotStart }
-
 @Suite struct HTTPStreamTests {
-    /// Serves the capability advertisement on GET and, on POST, either 403 or `pack` as a
-    /// sideband-1 packfile section in chunks of 1000 bytes. Returns the process and its port.
-    func startServer(pack: [UInt8], refuseFetch: Bool) throws -> (Process, Int) {
-        let directory = NSTemporaryDirectory() + "http-stream-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try Data(pack).write(to: URL(fileURLWithPath: directory + "/pack"))
-        let script = """
-        import http.server, sys
-        pack = open(sys.argv[1], 'rb').read()
-        refuse = sys.argv[2] == '1'
-        def pkt(data): return b'%04x' % (len(data) + 4) + data
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-            def log_message(self, *args): pass
-            def do_GET(self):
-                body = pkt(b'version 2\\n') + pkt(b'fetch=filter\\n') + b'0000'
-                self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()
-                self.wfile.write(body)
-            def do_POST(self):
-                self.rfile.read(int(self.headers['Content-Length']))
-                if refuse:
-                    self.send_response(403); self.send_header('Content-Length', '0'); self.end_headers(); return
-                body = pkt(b'packfile\\n')
-                for start in range(0, len(pack), 60000): body += pkt(b'\\x01' + pack[start:start + 60000])
-                body += b'0000'
-                self.send_response(200); self.send_header('Transfer-Encoding', 'chunked'); self.end_headers()
-                for start in range(0, len(body), 1000):
-                    part = body[start:start + 1000]
-                    self.wfile.write(b'%x\\r\\n' % len(part) + part + b'\\r\\n')
-                self.wfile.write(b'0\\r\\n\\r\\n')
-        server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
-        open(sys.argv[3] + '.tmp', 'w').write(str(server.server_address[1]))
-        import os; os.rename(sys.argv[3] + '.tmp', sys.argv[3])
-        server.serve_forever()
-        """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        let portFile = directory + "/port"
-        process.arguments = ["-c", script, directory + "/pack", refuseFetch ? "1" : "0", portFile]
-        try process.run()
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: portFile) { usleep(50_000) }
-        let text = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
-        guard let port = Int(text) else {
-            stop(process)
-            throw TestServerError.didNotStart
-        }
-        return (process, port)
-    }
-
-    /// SIGKILL: the test process may block SIGTERM, and a child inherits the blocked mask.
-    func stop(_ process: Process) {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func remote(port: Int) throws -> GitRemote {
+    static func remote(port: Int) throws -> GitRemote {
         GitRemote(url: try RemoteURL("http://127.0.0.1:\(port)/repo.git"), timeout: 10, logger: Logger(label: "test"))
     }
 
     @Test func aChunkedPackIsReadWhileItArrives() throws {
         let blobs = (0..<40).map { n in (0..<5_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ n) } }
         let pack = PackBuilder.pack(blobs.map { PackBuilder.plainEntry(.blob, $0) })
-        let (server, port) = try startServer(pack: pack, refuseFetch: false)
-        defer { stop(server) }
+        let (server, port) = try PackHTTPServer.start(pack: pack, refuseFetch: false)
+        defer { PackHTTPServer.stop(server) }
         var received: [UInt8] = []
         var chunks = 0
-        try remote(port: port).fetchBlobs([ObjectHasher.id(type: .blob, data: blobs[0])], restart: { received = [] }) { chunk in
+        try Self.remote(port: port).fetchBlobs([ObjectHasher.id(type: .blob, data: blobs[0])], restart: { received = [] }) { chunk in
             received += chunk
             chunks += 1
         }
@@ -86,10 +29,10 @@ enum TestServerError: Error { case didNotStart }
     }
 
     @Test func aRefusedFetchIsTheHTTPError() throws {
-        let (server, port) = try startServer(pack: [], refuseFetch: true)
-        defer { stop(server) }
+        let (server, port) = try PackHTTPServer.start(pack: [], refuseFetch: true)
+        defer { PackHTTPServer.stop(server) }
         do {
-            try remote(port: port).fetchBlobs([ObjectHasher.id(type: .blob, data: [])], restart: {}) { _ in }
+            try Self.remote(port: port).fetchBlobs([ObjectHasher.id(type: .blob, data: [])], restart: {}) { _ in }
             Issue.record("a refused fetch succeeded")
         } catch {
             #expect("\(error)".contains("HTTP 403"), "got \(error)")

@@ -23,8 +23,10 @@ struct DeltaResolver {
     private var cache: BaseCache
     private let loadBase: (ObjectID) -> GitObject?
 
-    init(baseCacheBytes: Int, loadBase: @escaping (ObjectID) -> GitObject?) {
-        cache = BaseCache(limit: baseCacheBytes)
+    /// - Parameters:
+    ///   - droppable: the type `loadBase` reads back; objects of other types stay cached.
+    init(baseCacheBytes: Int, droppable: ObjectType = .blob, loadBase: @escaping (ObjectID) -> GitObject?) {
+        cache = BaseCache(limit: baseCacheBytes, droppable: droppable)
         self.loadBase = loadBase
     }
 
@@ -119,22 +121,27 @@ struct DeltaResolver {
 }
 
 /// Resolved objects by entry index, the oldest dropped once they hold more than `limit` bytes.
-/// Only blobs are dropped: `loadBase` reads them back from the content store, and commits and
-/// trees in a blob fetch are rare and small.
+/// Only objects of the `droppable` type are dropped, the one the caller can read back: blobs
+/// from the content store in a blob fetch (its commits and trees are rare and small), trees
+/// from the metadata store in a fetch of a commit's trees.
 struct BaseCache {
     let limit: Int
+    let droppable: ObjectType
     private var objects: [Int: GitObject] = [:]
     private var order: [Int] = []
     private var head = 0
     private var bytes = 0
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, droppable: ObjectType) {
+        self.limit = limit
+        self.droppable = droppable
+    }
 
     subscript(index: Int) -> GitObject? { objects[index] }
 
     mutating func insert(_ object: GitObject, at index: Int) {
         objects[index] = object
-        guard object.type == .blob else { return }
+        guard object.type == droppable else { return }
         order.append(index)
         bytes += object.data.count
         while bytes > limit, head < order.count {

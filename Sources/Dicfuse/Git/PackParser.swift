@@ -62,12 +62,6 @@ public enum PackParser {
     static let headerSize = 12
     static let trailerSize = 20
 
-    /// The object count of a pack's header, once its first 12 bytes are there (for progress).
-    static func declaredObjectCount(_ pack: [UInt8]) -> Int? {
-        guard pack.count >= 12, pack[0] == 0x50, pack[1] == 0x41, pack[2] == 0x43, pack[3] == 0x4B else { return nil }
-        return Int(bigEndian32(pack, at: 8))
-    }
-
     /// Parses a complete pack and returns every object in it, deltas resolved, in pack order.
     ///
     /// The caller checks that the objects it wanted are among them.

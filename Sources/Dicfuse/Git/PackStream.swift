@@ -11,10 +11,14 @@ struct PackStream {
 
     /// - Parameters:
     ///   - baseCacheBytes: how much of the resolved objects to keep as delta bases.
+    ///   - droppable: the type of object the cache may drop, the one `loadBase` can read back.
     ///   - loadBase: reads back a base the cache dropped (its id is checked).
-    init(baseCacheBytes: Int, loadBase: @escaping (ObjectID) -> GitObject?) {
-        resolver = DeltaResolver(baseCacheBytes: baseCacheBytes, loadBase: loadBase)
+    init(baseCacheBytes: Int, droppable: ObjectType = .blob, loadBase: @escaping (ObjectID) -> GitObject?) {
+        resolver = DeltaResolver(baseCacheBytes: baseCacheBytes, droppable: droppable, loadBase: loadBase)
     }
+
+    /// The object count the pack's header declares, once its first 12 bytes are there.
+    var declaredCount: Int? { reader.count }
 
     /// More of the pack; hands out the objects it completes.
     /// - Throws: `PackError`, or what `deliver` throws.

@@ -16,27 +16,26 @@ final class FetchProgress {
         self.interactive = isatty(2) == 1
     }
 
-    /// `objects` is the count from the pack header once its first 12 bytes arrived.
-    func update(bytes: Int, objects: Int?) {
+    /// `objects` parsed so far, of the `total` the pack's header declares (once it arrived).
+    func update(bytes: Int, objects: Int, of total: Int?) {
         guard interactive else { return }
         let now = monotonicSeconds()
         guard now - lastDrawn >= 0.1 else { return }
         lastDrawn = now
-        draw(bytes: bytes, objects: objects, elapsed: now - started)
+        draw(bytes: bytes, objects: total.map { "\(objects)/\($0) objects, " } ?? "", elapsed: now - started)
     }
 
     /// Draws the final state and ends the line.
     func finish(bytes: Int, objects: Int) {
         guard interactive else { return }
-        draw(bytes: bytes, objects: objects, elapsed: monotonicSeconds() - started)
+        draw(bytes: bytes, objects: "\(objects) objects, ", elapsed: monotonicSeconds() - started)
         if drewSomething { write(2, "\n", 1) }
     }
 
-    private func draw(bytes: Int, objects: Int?, elapsed: Double) {
+    private func draw(bytes: Int, objects: String, elapsed: Double) {
         let megabytes = Double(bytes) / 1_048_576
         let rate = elapsed > 0 ? megabytes / elapsed : 0
-        let count = objects.map { "\($0) objects, " } ?? ""
-        let line = "\r\(label): \(count)\(formatted(megabytes)) MiB received, \(formatted(rate)) MiB/s\u{1B}[K"
+        let line = "\r\(label): \(objects)\(formatted(megabytes)) MiB received, \(formatted(rate)) MiB/s\u{1B}[K"
         _ = line.withCString { write(2, $0, strlen($0)) }
         drewSomething = true
     }

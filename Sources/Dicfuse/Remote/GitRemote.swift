@@ -200,28 +200,45 @@ public final class GitRemote: Sendable {
         throw .server("no ref named \(wanted) on \(url)")
     }
 
-    /// The commit and every tree reachable from it, without blobs (filter blob:none, depth 1).
-    public func fetchTrees(of commit: ObjectID) throws(RemoteError) -> [GitObject] {
-        try fetchCommit(commit, filter: "blob:none", progress: FetchProgress(label: "fetching trees"))
+    /// How much of a tree fetch's trees to keep as delta bases; older ones are read back.
+    public static let treeBaseCacheBytes = 16 << 20
+
+    /// The commit and every tree reachable from it, without blobs (filter blob:none, depth 1),
+    /// handed to `deliver` one at a time while the pack arrives. Memory holds the part of the
+    /// pack not parsed yet and 16 MiB of trees as delta bases, not a large repository's whole
+    /// tree set; `loadBase` reads back a tree already delivered (its id is checked). Objects
+    /// delivered before a failure are verified but not all of them: the caller counts the trees
+    /// complete only when this returns. A request sent again over another connection delivers
+    /// its objects again.
+    public func fetchTrees(of commit: ObjectID, baseCacheBytes: Int = treeBaseCacheBytes,
+                           loadBase: @escaping (ObjectID) -> GitObject?,
+                           deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
+        var trees = 0
+        try streamObjects(arguments: try commitArguments(commit, filter: "blob:none"), wanted: [commit],
+                          progress: FetchProgress(label: "fetching trees"),
+                          bases: (baseCacheBytes, .tree, loadBase), restart: { trees = 0 }) { (object) throws(RemoteError) in
+            if object.type == .tree { trees += 1 }
+            try deliver(object)
+        }
+        counterState.withLock { $0.trees += trees }
     }
 
     /// The commit and its root tree only (`--trees lazy`): filter tree:1 stops below the root.
     public func fetchCommitAndRootTree(_ commit: ObjectID) throws(RemoteError) -> [GitObject] {
-        try fetchCommit(commit, filter: "tree:1")
+        let objects = try fetchPack(arguments: try commitArguments(commit, filter: "tree:1"), wanted: [commit])
+        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
+        return objects
     }
 
     /// A depth-1 fetch of one commit with a filter; refuses servers that cannot filter.
-    private func fetchCommit(_ commit: ObjectID, filter: String, progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
+    private func commitArguments(_ commit: ObjectID, filter: String) throws(RemoteError) -> [String] {
         let features = try fetchFeatures()
         guard features.contains("filter") else {
             throw .unsupported("the server lacks the fetch filter capability (set uploadpack.allowFilter=true); refusing a full download")
         }
         var arguments = ["ofs-delta", "no-progress", "filter \(filter)"]
         if features.contains("shallow") { arguments.append("deepen 1") }
-        arguments += ["want \(commit.hex)", "done"]
-        let objects = try fetchPack(arguments: arguments, wanted: [commit], progress: progress)
-        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
-        return objects
+        return arguments + ["want \(commit.hex)", "done"]
     }
 
     /// One tree by id, without its subtrees or blobs (filter tree:0 keeps only what is wanted).
@@ -270,31 +287,59 @@ public final class GitRemote: Sendable {
         return sizes
     }
 
-    /// Sends a fetch and returns the verified objects of its pack.
-    private func fetchPack(arguments: [String], wanted: [ObjectID], progress: FetchProgress? = nil) throws(RemoteError) -> [GitObject] {
-        let pack = try receivePack(arguments: arguments, progress: progress)
-        let objects: [GitObject]
-        do {
-            objects = try PackParser.parse(pack)
-        } catch {
-            throw .pack("\(error)")
-        }
-        progress?.finish(bytes: pack.count, objects: objects.count)
-        let received = Set(objects.map(\.id))
-        for id in wanted where !received.contains(id) {
-            throw .pack("the server did not send \(id.hex)")
-        }
+    /// Sends a fetch of a small pack and returns its verified objects (none on any failure).
+    private func fetchPack(arguments: [String], wanted: [ObjectID]) throws(RemoteError) -> [GitObject] {
+        var objects: [GitObject] = []
+        // Everything stays in memory anyway, so no base is ever dropped or read back.
+        try streamObjects(arguments: arguments, wanted: wanted, progress: nil, bases: (Int.max, .tree, { _ in nil }),
+                          restart: { objects.removeAll() }) { (object) throws(RemoteError) in objects.append(object) }
         return objects
     }
 
-    /// Sends a fetch and returns its pack, unparsed.
-    private func receivePack(arguments: [String], progress: FetchProgress? = nil) throws(RemoteError) -> [UInt8] {
-        var pack: [UInt8] = []
-        try streamPack(arguments: arguments, restart: { pack.removeAll() }) { (chunk) throws(RemoteError) in
-            pack.append(contentsOf: chunk)
-            progress?.update(bytes: pack.count, objects: PackParser.declaredObjectCount(pack))
+    /// Sends a fetch and parses its pack while it arrives (PackStream), handing each object to
+    /// `deliver` once its id is verified; then checks the pack to its end (trailer) and that
+    /// every object in `wanted` came. `bases` bounds the delta bases kept in memory: how many
+    /// bytes, of which type, and how to read a dropped one back. `restart` is called when the
+    /// request is sent again over another connection (its objects are delivered again).
+    private func streamObjects(arguments: [String], wanted: [ObjectID], progress: FetchProgress?,
+                               bases: (bytes: Int, type: ObjectType, load: (ObjectID) -> GitObject?),
+                               restart: () -> Void, deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
+        func newStream() -> PackStream { PackStream(baseCacheBytes: bases.bytes, droppable: bases.type, loadBase: bases.load) }
+        var stream = newStream()
+        var missing = Set(wanted)
+        var objects = 0, bytes = 0
+        func take(_ object: GitObject) throws(RemoteError) {
+            missing.remove(object.id)
+            objects += 1
+            try deliver(object)
         }
-        return pack
+        try streamPack(arguments: arguments, restart: {
+            stream = newStream()
+            missing = Set(wanted)
+            objects = 0
+            bytes = 0
+            restart()
+        }) { (chunk) throws(RemoteError) in
+            bytes += chunk.count
+            try Self.unpacking { () throws in try stream.append(chunk) { object throws in try take(object) } }
+            progress?.update(bytes: bytes, objects: objects, of: stream.declaredCount)
+        }
+        try Self.unpacking { () throws in try stream.finish { object throws in try take(object) } }
+        progress?.finish(bytes: bytes, objects: objects)
+        if let absent = wanted.first(where: { missing.contains($0) }) {
+            throw .pack("the server did not send \(absent.hex)")
+        }
+    }
+
+    /// Runs a step of a pack stream: a rejected pack becomes `.pack`, what `deliver` threw stays.
+    private static func unpacking(_ body: () throws -> Void) throws(RemoteError) {
+        do {
+            try body()
+        } catch let error as RemoteError {
+            throw error
+        } catch {
+            throw .pack("\(error)")
+        }
     }
 
     /// Sends a fetch and hands its pack to `consume` as it arrives (sideband 1), after
