@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <malloc.h>
 
 int scorpio_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 
@@ -187,3 +188,6 @@ int scorpio_cached_bytes(int fd, uint64_t offset, uint64_t length, uint64_t *cac
     *cached = stat.nr_cache * (uint64_t)sysconf(_SC_PAGESIZE);
     return 0;
 }
+
+int scorpio_malloc_trim(void) { return malloc_trim(0); }
+

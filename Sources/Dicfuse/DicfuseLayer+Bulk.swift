@@ -63,10 +63,10 @@ extension DicfuseLayer {
         let (entry, parent, index) = try locate(path)
         var pending: [(ObjectID, UInt64)] = []
         var seen = Set<ObjectID>()
-        var trees: [ObjectID] = []
+        var trees: [(id: ObjectID, parent: ObjectID?)] = []  // a lazy miss fetches its siblings too
         if let entry {
             switch entry.kind {
-            case .directory: trees.append(entry.id)
+            case .directory: trees.append((entry.id, parent))
             case .gitlink: return []
             default:
                 if store.cachedBlobSize(entry.id) == nil {
@@ -74,14 +74,14 @@ extension DicfuseLayer {
                 }
             }
         } else {
-            trees.append(rootTree)
+            trees.append((rootTree, nil))
         }
-        while let tree = trees.popLast() {
-            let entries = try self.tree(tree)
+        while let (tree, holder) = trees.popLast() {
+            let entries = try self.tree(tree, siblingsIn: holder)
             let sizes = self.sizes(of: tree)
             for (position, child) in entries.enumerated() {
                 switch child.kind {
-                case .directory: trees.append(child.id)
+                case .directory: trees.append((child.id, tree))
                 case .gitlink: continue
                 default:
                     guard store.cachedBlobSize(child.id) == nil, seen.insert(child.id).inserted else { continue }

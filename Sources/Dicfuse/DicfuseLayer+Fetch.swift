@@ -80,33 +80,102 @@ extension DicfuseLayer {
         saveSizeTable(table, of: parent)
     }
 
+    /// At most this many blob ids in one object-info request (about 800 KB of request).
+    static let sizeBatchLimit = 16384
+
     /// Learns the sizes of every blob in one tree: object-info where the server offers it,
     /// otherwise by fetching the directory's blobs in batches (documented in the README).
-    /// One request per tree however many lookups in it miss at once.
+    /// One request per tree however many lookups in it miss at once. With object-info the
+    /// request also covers the directories next to this one whose sizes are not known yet,
+    /// which a walk (`ls -lR`, `find`) lists next: it then asks once per directory that has
+    /// subdirectories instead of once per directory.
     private func learnSizes(of parent: ObjectID, entries: [TreeEntry], path: [UInt8]) throws(Errno) {
         guard let remote else {
             logger.error("blob size unknown and no remote to ask", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "tree": "\(parent.hex)"])
             throw .ioError
         }
-        try singleFlight(parent, in: .sizes, path: path) { [self] () throws(Errno) in
-            let blobs = entries.filter { $0.kind != .directory && $0.kind != .gitlink }.map(\.id)
-            let missing = blobs.filter { store.cachedBlobSize($0) == nil }
-            var sizes: [ObjectID: UInt64] = [:]
-            do {
-                if let known = try remote.objectSizes(missing) {
-                    sizes = known
-                } else {
-                    for start in stride(from: 0, to: missing.count, by: Self.batchLimit) {
-                        try fetchAndStore(Array(missing[start..<min(start + Self.batchLimit, missing.count)]), from: remote)
-                    }
-                }
-            } catch let error as RemoteError {
-                logger.error("cannot learn blob sizes: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(entries.first { path.split(separator: UInt8(ascii: "/")).last.map(Array.init) == $0.name }?.id.hex ?? "")", "tree": "\(parent.hex)"])
-                throw .ioError
-            } catch {
-                throw .ioError
+        // Only where object-info is known to be there: a batch without it would fetch every
+        // blob of the neighbours (and a first request learns the capabilities).
+        let neighbours = remote.offersObjectInfo == true ? directories(nextTo: parent, holding: path) : []
+        let claim = sizeLookups.withLock { table -> (FetchWaiter, [SizeLookup]) in
+            if let existing = table[parent] { return (existing, []) }
+            let created = FetchWaiter()
+            var claimed = [SizeLookup(tree: parent, entries: entries)]
+            table[parent] = created
+            for neighbour in neighbours where table[neighbour.tree] == nil {
+                table[neighbour.tree] = created
+                claimed.append(neighbour)
             }
-            storeSizeTable(of: parent, entries: entries, known: sizes)
+            return (created, claimed)
+        }
+        let (waiter, claimed) = claim
+        if !claimed.isEmpty {
+            waiter.run { [self] in
+                let failure = learnSizes(claimed, from: remote, path: path)
+                sizeLookups.withLock { table in for lookup in claimed { table[lookup.tree] = nil } }
+                return failure
+            }
+        }
+        try waitForFetch(waiter, object: parent, path: path)
+    }
+
+    /// A tree whose blob sizes are being learned, with its entries.
+    struct SizeLookup: Sendable {
+        var tree: ObjectID
+        var entries: [TreeEntry]
+    }
+
+    /// The other directories in the directory above `parent` (the tree holding the file at
+    /// `path`) whose trees are stored and whose sizes are not, up to sizeBatchLimit blobs.
+    private func directories(nextTo parent: ObjectID, holding path: [UInt8]) -> [SizeLookup] {
+        let slash = UInt8(ascii: "/")
+        guard let end = path.lastIndex(of: slash) else { return [] }  // parent is the root
+        let directory = path[..<end]
+        let holder = directory.lastIndex(of: slash).map { try? directoryTree(directory[..<$0]) } ?? rootTree
+        guard let holder, let holderEntries = (try? knownTree(holder)) ?? nil else { return [] }
+        var found: [SizeLookup] = []
+        var blobs = 0
+        for entry in holderEntries where entry.kind == .directory && entry.id != parent && !store.hasSizes(of: entry.id) {
+            guard let entries = (try? knownTree(entry.id)) ?? nil else { continue }  // never fetched here
+            blobs += entries.count
+            if blobs > Self.sizeBatchLimit { break }
+            found.append(SizeLookup(tree: entry.id, entries: entries))
+        }
+        return found
+    }
+
+    /// Asks for the sizes of the claimed trees' blobs (or, without object-info, fetches the
+    /// first tree's blobs) and stores their size tables; returns the failure.
+    private func learnSizes(_ lookups: [SizeLookup], from remote: GitRemote, path: [UInt8]) -> Errno? {
+        var missing: [ObjectID] = []
+        var seen = Set<ObjectID>()
+        for lookup in lookups {
+            for entry in lookup.entries where entry.isBlob && seen.insert(entry.id).inserted && store.cachedBlobSize(entry.id) == nil {
+                missing.append(entry.id)
+            }
+        }
+        do {
+            if let known = try remote.objectSizes(missing) {
+                for lookup in lookups { storeSizeTable(of: lookup.tree, entries: lookup.entries, known: known) }
+                return nil
+            }
+            // No object-info (neighbours are claimed only with it): the directory's own blobs.
+            let own = Set(lookups[0].entries.map(\.id))
+            let blobs = missing.filter { own.contains($0) }
+            for start in stride(from: 0, to: blobs.count, by: Self.batchLimit) {
+                try fetchAndStore(Array(blobs[start..<min(start + Self.batchLimit, blobs.count)]), from: remote)
+            }
+            storeSizeTable(of: lookups[0].tree, entries: lookups[0].entries, known: [:])
+            return nil
+        } catch let error as RemoteError {
+            let name = path.split(separator: UInt8(ascii: "/")).last.map(Array.init)
+            logger.error("cannot learn blob sizes: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))",
+                "object": "\(lookups[0].entries.first { $0.name == name }?.id.hex ?? "")", "tree": "\(lookups[0].tree.hex)"])
+            return .ioError
+        } catch let error as Errno {
+            return error
+        } catch {
+            return .ioError
         }
     }
 
@@ -228,18 +297,70 @@ extension DicfuseLayer {
         return failure
     }
 
-    /// `--trees lazy`: fetches one tree into the store, once however many threads ask.
-    func fetchTreeOnce(_ id: ObjectID) throws(Errno) {
-        try singleFlight(id, in: .objects) { [self] () throws(Errno) in
-            guard let remote else { throw .ioError }
-            do {
-                try store.store(try withRetries { () throws(RemoteError) in try remote.fetchTree(id) })
-            } catch let error as Errno {
-                throw error
-            } catch {
-                logger.error("cannot fetch a tree: \(error)", metadata: ["object": "\(id.hex)"])
-                throw .ioError
+    /// At most this many trees in one lazy tree request.
+    static let treeBatchLimit = 2048
+
+    /// `--trees lazy`: fetches a missing tree into the store once however many threads ask,
+    /// with the other missing subdirectory trees of its directory (`siblings`, that
+    /// directory's entries) in the same request. A walk then asks once per directory that has
+    /// subdirectories instead of once per directory. A thread that needs any tree of the
+    /// batch waits for it, and goes on as soon as that tree is stored.
+    func fetchTreeOnce(_ id: ObjectID, siblings: [TreeEntry] = []) throws(Errno) {
+        guard let remote else { throw .ioError }
+        var candidates: [ObjectID] = []
+        for entry in siblings where entry.kind == .directory && entry.id != id {
+            if candidates.count >= Self.treeBatchLimit - 1 { break }
+            if !store.hasMetadata(entry.id) { candidates.append(entry.id) }
+        }
+        let claim = inflight.withLock { table -> (FetchWaiter, [ObjectID])? in
+            if let existing = table[id] { return (existing, []) }
+            // Stored by a batch that ended after our caller looked: nothing to do.
+            if store.hasMetadata(id) { return nil }
+            let created = FetchWaiter()
+            var claimed = [id]
+            table[id] = created
+            for candidate in candidates where table[candidate] == nil {
+                table[candidate] = created
+                claimed.append(candidate)
             }
+            return (created, claimed)
+        }
+        guard let (waiter, claimed) = claim else { return }
+        if !claimed.isEmpty {
+            waiter.run { [self] in
+                let failure = fetchTrees(claimed, from: remote, arrived: waiter.noteArrived)
+                inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
+                return failure
+            }
+        }
+        try waitForFetch(waiter, object: id, path: nil)
+    }
+
+    /// Fetches trees in one request and stores each as it arrives; returns the failure.
+    /// A tree stored before a failure stays: it was verified, and the next lookup uses it.
+    private func fetchTrees(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void) -> Errno? {
+        var storeFailure: Errno? = nil
+        do {
+            try withRetries { () throws(RemoteError) in
+                try remote.fetchTrees(ids, loadBase: { [store] id in store.metadata(id).map { GitObject(type: .tree, data: $0) } }) {
+                    (tree) throws(RemoteError) in
+                    do throws(Errno) {
+                        try store.store(tree)
+                    } catch {
+                        storeFailure = error
+                        throw .pack("cannot store \(tree.id.hex): \(error)")  // not retried
+                    }
+                    arrived(tree.id)
+                }
+            }
+            return nil
+        } catch {
+            if let storeFailure {
+                logger.error("cannot store fetched trees: \(storeFailure)", metadata: ["object": "\(ids[0].hex)"])
+                return storeFailure
+            }
+            logger.error("cannot fetch trees: \(error)", metadata: ["object": "\(ids[0].hex)", "batch": "\(ids.count)"])
+            return .ioError
         }
     }
 

@@ -106,13 +106,16 @@ public final class DicfuseLayer: ReadableLayer {
         _ = sizeTables.withLock { $0.removeValue(forKey: tree) }
     }
 
-    func tree(_ id: ObjectID) throws(Errno) -> [TreeEntry] {
+    /// The entries of tree `id`. With `--trees lazy` a missing tree is fetched, along with the
+    /// missing trees of the other subdirectories of `parent` (the tree that holds it).
+    func tree(_ id: ObjectID, siblingsIn parent: ObjectID? = nil) throws(Errno) -> [TreeEntry] {
         if let known = try knownTree(id) { return known }
         guard lazyTrees else {
             logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
             throw .ioError
         }
-        try fetchTreeOnce(id)
+        let siblings = parent.flatMap { (try? knownTree($0)) ?? nil } ?? []
+        try fetchTreeOnce(id, siblings: siblings)
         guard let fetched = try knownTree(id) else { throw .ioError }
         return fetched
     }
@@ -141,14 +144,16 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     /// The tree of the directory at `path` (not empty), from the recent ones or from the root.
-    private func directoryTree(_ path: ArraySlice<UInt8>) throws(Errno) -> ObjectID {
+    func directoryTree(_ path: ArraySlice<UInt8>) throws(Errno) -> ObjectID {
         if let known = recentDirectories.withLock({ $0.tree(of: path) }) { return known }
         var current = rootTree
+        var parent: ObjectID? = nil
         for component in path.split(separator: UInt8(ascii: "/")) {
-            let entries = try tree(current)
+            let entries = try tree(current, siblingsIn: parent)
             guard let index = entries.gitIndex(of: component) else { throw .noSuchFileOrDirectory }
             let entry = entries[index]
             guard entry.kind == .directory else { throw entry.kind == .gitlink ? .noSuchFileOrDirectory : .notDirectory }
+            parent = current
             current = entry.id
         }
         recentDirectories.withLock { $0.remember(path, tree: current) }
@@ -180,10 +185,10 @@ public final class DicfuseLayer: ReadableLayer {
     }
 
     public func list(_ path: [UInt8]) throws(Errno) -> [HostDirectoryEntry] {
-        let (entry, _, _) = try locate(path)
+        let (entry, parent, _) = try locate(path)
         if let entry, entry.kind == .gitlink { return [] }  // submodules show as empty directories
         if let entry, entry.kind != .directory { throw .notDirectory }
-        return try tree(entry?.id ?? rootTree).map { child in
+        return try tree(entry?.id ?? rootTree, siblingsIn: entry == nil ? nil : parent).map { child in
             let type: UInt8 = switch child.kind {
             case .directory, .gitlink: 4
             case .symlink: 10

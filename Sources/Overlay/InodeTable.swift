@@ -115,11 +115,35 @@ struct InodeTable {
     }
 
     /// Drops `count` lookup references; frees the node when nothing holds it any more.
-    mutating func forget(_ id: InodeNumber, count: UInt64) {
-        guard id != .root, var node = nodes[id] else { return }
+    /// Returns true when the tables were compacted (compactIfSparse): the caller then gives
+    /// freed memory back to the system.
+    mutating func forget(_ id: InodeNumber, count: UInt64) -> Bool {
+        guard id != .root, var node = nodes[id] else { return false }
         node.lookups = node.lookups > count ? node.lookups - count : 0
         nodes[id] = node
         releaseIfUnused(id)
+        return compactIfSparse()
+    }
+
+    /// Swift dictionaries keep their capacity when elements go: after a walk of a million
+    /// files that the kernel then forgets (memory pressure, drop_caches), the tables would
+    /// keep their peak size for the life of the mount. They are rebuilt to fit once at most a
+    /// quarter full; each rebuild copies at most a quarter of the capacity the shrinking
+    /// freed, so the cost per forgotten node stays constant.
+    private mutating func compactIfSparse() -> Bool {
+        guard nodes.capacity >= Self.compactionMinimumCapacity, nodes.count * 4 <= nodes.capacity else { return false }
+        nodes = Self.compacted(nodes)
+        byKey = Self.compacted(byKey)
+        byName = Self.compacted(byName)
+        return true
+    }
+
+    static let compactionMinimumCapacity = 1 << 16
+
+    private static func compacted<Key: Hashable, Value>(_ table: [Key: Value]) -> [Key: Value] {
+        var copy = [Key: Value](minimumCapacity: table.count)
+        for (key, value) in table { copy[key] = value }
+        return copy
     }
 
     /// Frees a node with no lookups and no open handles.

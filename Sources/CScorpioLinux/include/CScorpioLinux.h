@@ -110,4 +110,7 @@ int scorpio_uring_wait(void *ring, uint64_t *user_data, int32_t *res);
 /// Restricts the calling thread to one CPU. Returns 0 or -errno.
 int scorpio_pin_to_cpu(int cpu);
 
+/// malloc_trim(3): gives memory glibc's allocator holds free back to the system.
+int scorpio_malloc_trim(void);
+
 #endif

@@ -241,15 +241,21 @@ public final class GitRemote: Sendable {
         return arguments + ["want \(commit.hex)", "done"]
     }
 
-    /// One tree by id, without its subtrees or blobs (filter tree:0 keeps only what is wanted).
-    public func fetchTree(_ id: ObjectID) throws(RemoteError) -> GitObject {
-        let objects = try fetchPack(arguments: ["ofs-delta", "no-progress", "filter tree:0", "want \(id.hex)", "done"], wanted: [id])
-        guard let tree = objects.first(where: { $0.id == id }), tree.type == .tree else {
-            throw .pack("\(id.hex) is not a tree")
+    /// Trees by id, without their subtrees or blobs (filter tree:0 keeps only what is
+    /// wanted), in one request, each handed to `deliver` as the pack yields it. Delta bases
+    /// as in fetchTrees(of:): 16 MiB kept, older ones read back through `loadBase`.
+    public func fetchTrees(_ ids: [ObjectID], loadBase: @escaping (ObjectID) -> GitObject?,
+                           deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
+        let arguments = ["ofs-delta", "no-progress", "filter tree:0"] + ids.map { "want \($0.hex)" } + ["done"]
+        var trees = 0
+        try streamObjects(arguments: arguments, wanted: ids, progress: nil, bases: (Self.treeBaseCacheBytes, .tree, loadBase),
+                          restart: { trees = 0 }) { (object) throws(RemoteError) in
+            guard object.type == .tree else { throw .pack("\(object.id.hex) is a \(object.type.name), not a tree") }
+            trees += 1
+            try deliver(object)
         }
-        counterState.withLock { $0.trees += 1 }
-        logger.info("fetched tree", metadata: ["object": "\(id.hex)"])
-        return tree
+        counterState.withLock { $0.trees += trees }
+        logger.info("fetched trees", metadata: ["count": "\(trees)", "first": "\(ids.first?.hex ?? "")"])
     }
 
     /// Blobs by object id, in one request. The pack goes to `consume` as it arrives, its
@@ -272,9 +278,18 @@ public final class GitRemote: Sendable {
         logger.info("fetched blobs", metadata: ["count": "\(count)", "bytes": "\(bytes)", "first": "\(first?.hex ?? "")"])
     }
 
+    /// Whether the server advertised object-info; nil before its capabilities were read.
+    public var offersObjectInfo: Bool? {
+        advertisedState.withLock { $0 }.map { Self.advertisesObjectInfo($0) }
+    }
+
+    private static func advertisesObjectInfo(_ capabilities: [String]) -> Bool {
+        capabilities.contains { $0 == "object-info" || $0.hasPrefix("object-info=") }
+    }
+
     /// Blob sizes without content, when the server advertises object-info; nil otherwise.
     public func objectSizes(_ ids: [ObjectID]) throws(RemoteError) -> [ObjectID: UInt64]? {
-        guard try capabilities().contains(where: { $0 == "object-info" || $0.hasPrefix("object-info=") }) else { return nil }
+        guard Self.advertisesObjectInfo(try capabilities()) else { return nil }
         let lines = try perform(command: "object-info", arguments: ["size"] + ids.map { "oid \($0.hex)" }) {
             (reader) throws(RemoteError) in try reader.lines()
         }
@@ -284,6 +299,7 @@ public final class GitRemote: Sendable {
             guard parts.count == 2, let id = ObjectID(hex: parts[0]), let size = UInt64(parts[1]) else { continue }
             sizes[id] = size
         }
+        logger.info("learned blob sizes", metadata: ["count": "\(ids.count)", "first": "\(ids.first?.hex ?? "")"])
         return sizes
     }
 

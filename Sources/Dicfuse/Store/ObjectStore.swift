@@ -84,6 +84,9 @@ public final class ObjectStore: Sendable {
     /// Raw content of a stored commit or tree.
     public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(Self.relativePath(id), in: objects) }
 
+    /// Whether a commit or tree is stored, without reading it.
+    public func hasMetadata(_ id: ObjectID) -> Bool { (try? objects.stat(at: Self.relativePath(id))) != nil }
+
     /// Stores a verified object: blobs into blobs/, everything else into objects/. Returns
     /// false when another writer had stored it already.
     @discardableResult
@@ -146,6 +149,9 @@ public final class ObjectStore: Sendable {
             raw[offset..<(offset + 8)].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         }
     }
+
+    /// Whether the size table of `tree` is stored, without reading it.
+    public func hasSizes(of tree: ObjectID) -> Bool { access("\(root)/sizes/\(tree.hex)", F_OK) == 0 }
 
     public func storeSizes(_ sizes: [UInt64], of tree: ObjectID) throws(Errno) {
         var raw: [UInt8] = []

@@ -143,6 +143,9 @@ for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT
     mount_scorpio "$M" "$WORK/d.log" --repo "$URL" --cache "$CACHE" --upper "$WORK/up-$RANDOM" --prefetch none || exit 1
     find "$M" -printf '%s %m %p\n' > /dev/null
     expect_eq "$URL: a stat walk fetches no blob contents (sizes from object-info)" "0" "$(blobs_fetched "$WORK/d.log")"
+    # Seven directories hold files; walk/a, walk/b and walk/c are asked for together, and dir
+    # with its neighbours walk and empty-parent.
+    expect_eq "$URL: a stat walk asks for sizes once per directory of siblings" "5" "$(grep -c 'learned blob sizes' "$WORK/d.log")"
     if [[ $URL == git://* ]]; then
         # One object-info per directory, plus ls-refs and the tree fetch, over reused connections.
         connections=$(grep -c "Connection from" "$WORK/gitd.log")
@@ -260,14 +263,21 @@ unmount_scorpio "$M"
 expect_eq "--no-open: no request failed (daemon log)" "0" "$(grep -c 'fuse request failed.*errno' "$WORK/noopen.log")"
 
 # --trees lazy: the mount fetches the commit and its root tree; each directory's tree comes on
-# its first lookup.
-trees_fetched() { grep -c "fetched tree" "$1" || true; }
+# its first lookup, in one request with the trees of its sibling directories.
+trees_fetched() { grep -c "fetched trees" "$1" || true; }
+trees_received() { grep "fetched trees" "$1" | sed -n 's/.*count=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'; }
 mount_scorpio "$M" "$WORK/lazy.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lazy" --upper "$WORK/up-lazy" --trees lazy || exit 1
 expect_eq "lazy: mount fetched no subtree" "0" "$(trees_fetched "$WORK/lazy.log")"
 ls "$M/dir" > /dev/null
-expect_eq "lazy: listing dir fetched its tree only" "1" "$(trees_fetched "$WORK/lazy.log")"
+expect_eq "lazy: listing dir made one request" "1" "$(trees_fetched "$WORK/lazy.log")"
+expect_eq "lazy: ... for dir and its sibling directories walk and empty-parent" "3" "$(trees_received "$WORK/lazy.log")"
+ls "$M/walk" "$M/empty-parent" > /dev/null
+expect_eq "lazy: listing the siblings asked for nothing" "1" "$(trees_fetched "$WORK/lazy.log")"
+ls "$M/walk/a" > /dev/null
+ls "$M/walk/b" "$M/walk/c" > /dev/null
+expect_eq "lazy: walk/a, walk/b and walk/c came in one request" "2 6" "$(trees_fetched "$WORK/lazy.log") $(trees_received "$WORK/lazy.log")"
 ls "$M/dir/nested" > /dev/null
-expect_eq "lazy: listing dir/nested fetched one more" "2" "$(trees_fetched "$WORK/lazy.log")"
+expect_eq "lazy: listing dir/nested made one more" "3 7" "$(trees_fetched "$WORK/lazy.log") $(trees_received "$WORK/lazy.log")"
 check "lazy: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
 unmount_scorpio "$M"
 
