@@ -97,26 +97,11 @@ extension DicfuseLayer {
         // Only where object-info is known to be there: a batch without it would fetch every
         // blob of the neighbours (and a first request learns the capabilities).
         let neighbours = remote.offersObjectInfo == true ? directories(nextTo: parent, holding: path) : []
-        let claim = sizeLookups.withLock { table -> (FetchWaiter, [SizeLookup]) in
-            if let existing = table[parent] { return (existing, []) }
-            let created = FetchWaiter()
-            var claimed = [SizeLookup(tree: parent, entries: entries)]
-            table[parent] = created
-            for neighbour in neighbours where table[neighbour.tree] == nil {
-                table[neighbour.tree] = created
-                claimed.append(neighbour)
-            }
-            return (created, claimed)
+        var lookups = [parent: SizeLookup(tree: parent, entries: entries)]
+        for neighbour in neighbours { lookups[neighbour.tree] = neighbour }
+        try sharedFetch(parent, along: neighbours.map(\.tree), in: .sizes, path: path) { [self, lookups] claimed, _ in
+            learnSizes(claimed.compactMap { lookups[$0] }, from: remote, path: path)  // the parent first
         }
-        let (waiter, claimed) = claim
-        if !claimed.isEmpty {
-            waiter.run { [self] in
-                let failure = learnSizes(claimed, from: remote, path: path)
-                sizeLookups.withLock { table in for lookup in claimed { table[lookup.tree] = nil } }
-                return failure
-            }
-        }
-        try waitForFetch(waiter, object: parent, path: path)
     }
 
     /// A tree whose blob sizes are being learned, with its entries.
@@ -155,6 +140,10 @@ extension DicfuseLayer {
             }
         }
         do {
+            if missing.isEmpty {  // all cached meanwhile: the tables come from the blobs
+                for lookup in lookups { storeSizeTable(of: lookup.tree, entries: lookup.entries, known: [:]) }
+                return nil
+            }
             if let known = try remote.objectSizes(missing) {
                 for lookup in lookups { storeSizeTable(of: lookup.tree, entries: lookup.entries, known: known) }
                 return nil
@@ -179,7 +168,7 @@ extension DicfuseLayer {
         }
     }
 
-    /// Which single-flight table: objects being fetched, or trees whose blob sizes are asked for.
+    /// Which flight table: objects being fetched, or trees whose blob sizes are asked for.
     enum FlightTable {
         case objects
         case sizes
@@ -192,20 +181,31 @@ extension DicfuseLayer {
         }
     }
 
-    /// Runs `body` for `id` once however many threads ask at the same time: the first caller
-    /// starts it (on its own thread, see FetchWaiter), and every caller waits for its outcome.
-    func singleFlight(_ id: ObjectID, in flights: FlightTable, path: [UInt8]? = nil, _ body: @escaping @Sendable () throws(Errno) -> Void) throws(Errno) {
-        let (waiter, leader) = withFlights(flights) { table -> (FetchWaiter, Bool) in
-            if let existing = table[id] { return (existing, false) }
+    /// Runs `work` for `id` once however many threads ask at the same time, together with
+    /// those of `others` nobody works on yet: the first caller claims them and starts `work`
+    /// with the claimed ids (on its own thread, see FetchWaiter); every caller waits until
+    /// `id` arrived or the work ended. Nothing runs when `done` says (under the table's lock)
+    /// that a batch which just ended brought `id`.
+    func sharedFetch(_ id: ObjectID, along others: [ObjectID] = [], in flights: FlightTable, path: [UInt8]?,
+                     unlessDone done: () -> Bool = { false },
+                     _ work: @escaping @Sendable (_ claimed: [ObjectID], _ waiter: FetchWaiter) -> Errno?) throws(Errno) {
+        let claim = withFlights(flights) { table -> (FetchWaiter, [ObjectID])? in
+            if let existing = table[id] { return (existing, []) }
+            if done() { return nil }
             let created = FetchWaiter()
+            var claimed = [id]
             table[id] = created
-            return (created, true)
+            for other in others where table[other] == nil {
+                table[other] = created
+                claimed.append(other)
+            }
+            return (created, claimed)
         }
-        if leader {
+        guard let (waiter, claimed) = claim else { return }
+        if !claimed.isEmpty {
             waiter.run { [self] in
-                var failure: Errno? = nil
-                do throws(Errno) { try body() } catch { failure = error }
-                withFlights(flights) { $0[id] = nil }
+                let failure = work(claimed, waiter)
+                withFlights(flights) { table in for claimedID in claimed { table[claimedID] = nil } }
                 return failure
             }
         }
@@ -312,28 +312,9 @@ extension DicfuseLayer {
             if candidates.count >= Self.treeBatchLimit - 1 { break }
             if !store.hasMetadata(entry.id) { candidates.append(entry.id) }
         }
-        let claim = inflight.withLock { table -> (FetchWaiter, [ObjectID])? in
-            if let existing = table[id] { return (existing, []) }
-            // Stored by a batch that ended after our caller looked: nothing to do.
-            if store.hasMetadata(id) { return nil }
-            let created = FetchWaiter()
-            var claimed = [id]
-            table[id] = created
-            for candidate in candidates where table[candidate] == nil {
-                table[candidate] = created
-                claimed.append(candidate)
-            }
-            return (created, claimed)
+        try sharedFetch(id, along: candidates, in: .objects, path: nil, unlessDone: { store.hasMetadata(id) }) { [self] claimed, waiter in
+            fetchTrees(claimed, from: remote, arrived: waiter.noteArrived)
         }
-        guard let (waiter, claimed) = claim else { return }
-        if !claimed.isEmpty {
-            waiter.run { [self] in
-                let failure = fetchTrees(claimed, from: remote, arrived: waiter.noteArrived)
-                inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
-                return failure
-            }
-        }
-        try waitForFetch(waiter, object: id, path: nil)
     }
 
     /// Fetches trees in one request and stores each as it arrives; returns the failure.
