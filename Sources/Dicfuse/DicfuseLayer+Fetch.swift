@@ -1,5 +1,6 @@
-// Fetching on demand: blob sizes per directory and blob contents per open, with single flight
-// (concurrent misses for one blob wait for the same request) and sibling prefetch.
+// Fetching blob contents on demand, with shared flights (concurrent misses for one blob wait
+// for the same request) and sibling and walk prefetch. Blob sizes are in DicfuseLayer+Sizes,
+// lazily fetched trees in DicfuseLayer+LazyTrees.
 import Glibc
 import Logging
 import ScorpioSys
@@ -47,126 +48,6 @@ extension DicfuseLayer {
     /// At most this many directories are looked at per batch (each costs a stat per blob);
     /// a walk's batch may look at as many as it may take blobs.
     static let subtreeDirectoryLimit = 256
-
-    /// The size of blob `index` of `parent`.
-    func blobSize(parent: ObjectID, index: Int, path: [UInt8]) throws(Errno) -> UInt64 {
-        let entries = try tree(parent)
-        let id = entries[index].id
-        // A blob's size never changes, so a known one from the table is final; the table is
-        // read once per directory (a stat of the cached blob would cost a syscall per file).
-        if let sizes = sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
-        if let size = store.cachedBlobSize(id) {
-            // No table yet, but content is here (fetched by `prefetch` or siblings): when every
-            // blob of the directory is, write the table from them, so the directory's other
-            // entries do not each look for a table and stat their blob.
-            tableFromCachedBlobs(of: parent, entries: entries)
-            return size
-        }
-        try learnSizes(of: parent, entries: entries, path: path)
-        if let size = store.cachedBlobSize(id) { return size }
-        if let sizes = sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
-        throw .ioError
-    }
-
-    /// Stores the size table of `parent` if every blob in it is in the content store.
-    private func tableFromCachedBlobs(of parent: ObjectID, entries: [TreeEntry]) {
-        var table: [UInt64] = []
-        table.reserveCapacity(entries.count)
-        for entry in entries {
-            if !entry.isBlob { table.append(UInt64.max); continue }
-            guard let size = store.cachedBlobSize(entry.id) else { return }
-            table.append(size)
-        }
-        saveSizeTable(table, of: parent)
-    }
-
-    /// At most this many blob ids in one object-info request (about 800 KB of request).
-    static let sizeBatchLimit = 16384
-
-    /// Learns the sizes of every blob in one tree: object-info where the server offers it,
-    /// otherwise by fetching the directory's blobs in batches (documented in the README).
-    /// One request per tree however many lookups in it miss at once. With object-info the
-    /// request also covers the directories next to this one whose sizes are not known yet,
-    /// which a walk (`ls -lR`, `find`) lists next: it then asks once per directory that has
-    /// subdirectories instead of once per directory.
-    private func learnSizes(of parent: ObjectID, entries: [TreeEntry], path: [UInt8]) throws(Errno) {
-        guard let remote else {
-            logger.error("blob size unknown and no remote to ask", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "tree": "\(parent.hex)"])
-            throw .ioError
-        }
-        // Only where object-info is known to be there: a batch without it would fetch every
-        // blob of the neighbours (and a first request learns the capabilities).
-        let neighbours = remote.offersObjectInfo == true ? directories(nextTo: parent, holding: path) : []
-        var lookups = [parent: SizeLookup(tree: parent, entries: entries)]
-        for neighbour in neighbours { lookups[neighbour.tree] = neighbour }
-        try sharedFetch(parent, along: neighbours.map(\.tree), in: .sizes, path: path) { [self, lookups] claimed, _ in
-            learnSizes(claimed.compactMap { lookups[$0] }, from: remote, path: path)  // the parent first
-        }
-    }
-
-    /// A tree whose blob sizes are being learned, with its entries.
-    struct SizeLookup: Sendable {
-        var tree: ObjectID
-        var entries: [TreeEntry]
-    }
-
-    /// The other directories in the directory above `parent` (the tree holding the file at
-    /// `path`) whose trees are stored and whose sizes are not, up to sizeBatchLimit blobs.
-    private func directories(nextTo parent: ObjectID, holding path: [UInt8]) -> [SizeLookup] {
-        let slash = UInt8(ascii: "/")
-        guard let end = path.lastIndex(of: slash) else { return [] }  // parent is the root
-        let directory = path[..<end]
-        let holder = directory.lastIndex(of: slash).map { try? directoryTree(directory[..<$0]) } ?? rootTree
-        guard let holder, let holderEntries = (try? knownTree(holder)) ?? nil else { return [] }
-        var found: [SizeLookup] = []
-        var blobs = 0
-        for entry in holderEntries where entry.kind == .directory && entry.id != parent && !store.hasSizes(of: entry.id) {
-            guard let entries = (try? knownTree(entry.id)) ?? nil else { continue }  // never fetched here
-            blobs += entries.count
-            if blobs > Self.sizeBatchLimit { break }
-            found.append(SizeLookup(tree: entry.id, entries: entries))
-        }
-        return found
-    }
-
-    /// Asks for the sizes of the claimed trees' blobs (or, without object-info, fetches the
-    /// first tree's blobs) and stores their size tables; returns the failure.
-    private func learnSizes(_ lookups: [SizeLookup], from remote: GitRemote, path: [UInt8]) -> Errno? {
-        var missing: [ObjectID] = []
-        var seen = Set<ObjectID>()
-        for lookup in lookups {
-            for entry in lookup.entries where entry.isBlob && seen.insert(entry.id).inserted && store.cachedBlobSize(entry.id) == nil {
-                missing.append(entry.id)
-            }
-        }
-        do {
-            if missing.isEmpty {  // all cached meanwhile: the tables come from the blobs
-                for lookup in lookups { storeSizeTable(of: lookup.tree, entries: lookup.entries, known: [:]) }
-                return nil
-            }
-            if let known = try remote.objectSizes(missing) {
-                for lookup in lookups { storeSizeTable(of: lookup.tree, entries: lookup.entries, known: known) }
-                return nil
-            }
-            // No object-info (neighbours are claimed only with it): the directory's own blobs.
-            let own = Set(lookups[0].entries.map(\.id))
-            let blobs = missing.filter { own.contains($0) }
-            for start in stride(from: 0, to: blobs.count, by: Self.batchLimit) {
-                try fetchAndStore(Array(blobs[start..<min(start + Self.batchLimit, blobs.count)]), from: remote)
-            }
-            storeSizeTable(of: lookups[0].tree, entries: lookups[0].entries, known: [:])
-            return nil
-        } catch let error as RemoteError {
-            let name = path.split(separator: UInt8(ascii: "/")).last.map(Array.init)
-            logger.error("cannot learn blob sizes: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))",
-                "object": "\(lookups[0].entries.first { $0.name == name }?.id.hex ?? "")", "tree": "\(lookups[0].tree.hex)"])
-            return .ioError
-        } catch let error as Errno {
-            return error
-        } catch {
-            return .ioError
-        }
-    }
 
     /// Which flight table: objects being fetched, or trees whose blob sizes are asked for.
     enum FlightTable {
@@ -240,7 +121,7 @@ extension DicfuseLayer {
 
     /// Waits for a fetch in flight. An interrupted request gives up (EINTR) and says so once;
     /// the fetch goes on.
-    private func waitForFetch(_ waiter: FetchWaiter, object id: ObjectID, path: [UInt8]?) throws(Errno) {
+    func waitForFetch(_ waiter: FetchWaiter, object id: ObjectID, path: [UInt8]?) throws(Errno) {
         guard let error = waiter.wait(for: id) else { return }
         if error == .interrupted {
             logger.info("request interrupted while waiting for a fetch; the fetch goes on",
@@ -295,54 +176,6 @@ extension DicfuseLayer {
         do { try fetch(claimed, path: path, arrived: waiter.noteArrived) } catch { failure = error }
         inflight.withLock { table in for claimedID in claimed { table[claimedID] = nil } }
         return failure
-    }
-
-    /// At most this many trees in one lazy tree request.
-    static let treeBatchLimit = 2048
-
-    /// `--trees lazy`: fetches a missing tree into the store once however many threads ask,
-    /// with the other missing subdirectory trees of its directory (`siblings`, that
-    /// directory's entries) in the same request. A walk then asks once per directory that has
-    /// subdirectories instead of once per directory. A thread that needs any tree of the
-    /// batch waits for it, and goes on as soon as that tree is stored.
-    func fetchTreeOnce(_ id: ObjectID, siblings: [TreeEntry] = []) throws(Errno) {
-        guard let remote else { throw .ioError }
-        var candidates: [ObjectID] = []
-        for entry in siblings where entry.kind == .directory && entry.id != id {
-            if candidates.count >= Self.treeBatchLimit - 1 { break }
-            if !store.hasMetadata(entry.id) { candidates.append(entry.id) }
-        }
-        try sharedFetch(id, along: candidates, in: .objects, path: nil, unlessDone: { store.hasMetadata(id) }) { [self] claimed, waiter in
-            fetchTrees(claimed, from: remote, arrived: waiter.noteArrived)
-        }
-    }
-
-    /// Fetches trees in one request and stores each as it arrives; returns the failure.
-    /// A tree stored before a failure stays: it was verified, and the next lookup uses it.
-    private func fetchTrees(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void) -> Errno? {
-        var storeFailure: Errno? = nil
-        do {
-            try withRetries { () throws(RemoteError) in
-                try remote.fetchTrees(ids, loadBase: { [store] id in store.metadata(id).map { GitObject(type: .tree, data: $0) } }) {
-                    (tree) throws(RemoteError) in
-                    do throws(Errno) {
-                        try store.store(tree)
-                    } catch {
-                        storeFailure = error
-                        throw .pack("cannot store \(tree.id.hex): \(error)")  // not retried
-                    }
-                    arrived(tree.id)
-                }
-            }
-            return nil
-        } catch {
-            if let storeFailure {
-                logger.error("cannot store fetched trees: \(storeFailure)", metadata: ["object": "\(ids[0].hex)"])
-                return storeFailure
-            }
-            logger.error("cannot fetch trees: \(error)", metadata: ["object": "\(ids[0].hex)", "batch": "\(ids.count)"])
-            return .ioError
-        }
     }
 
     /// The blobs to fetch along with `id`, and whether this miss continues a walk.
@@ -543,41 +376,9 @@ extension DicfuseLayer {
     private func learnSizesQuietly(_ directories: [SubtreeDirectory]) {
         let unknown = directories.filter { sizes(of: $0.id) == nil }
         guard !unknown.isEmpty, let remote else { return }
-        let missing = unknown.flatMap { directory in
-            directory.entries.filter { $0.isBlob && !directory.cached.contains($0.id) }.map(\.id)
-        }
-        var answered: [ObjectID: UInt64] = [:]
-        if !missing.isEmpty {
-            BlockingHint.willBlock()
-            guard let sizes = try? remote.objectSizes(missing) else { return }
-            answered = sizes
-        }
-        for directory in unknown {
-            storeSizeTable(of: directory.id, entries: directory.entries, known: answered)
-        }
-    }
-
-    /// Writes the size table of `tree`: sizes from `known`, else from the content store, else
-    /// unknown (UInt64.max, also for entries that are not blobs). A blob's size never changes,
-    /// so either source is right; `known` saves a stat.
-    private func storeSizeTable(of tree: ObjectID, entries: [TreeEntry], known: [ObjectID: UInt64]) {
-        let table = entries.map { entry -> UInt64 in
-            guard entry.isBlob else { return UInt64.max }
-            return known[entry.id] ?? store.cachedBlobSize(entry.id) ?? UInt64.max
-        }
-        saveSizeTable(table, of: tree)
-    }
-
-    /// Persists a size table and drops its memoized copy.
-    private func saveSizeTable(_ table: [UInt64], of tree: ObjectID) {
-        try? store.storeSizes(table, of: tree)
-        forgetSizes(of: tree)
-    }
-
-    /// Known sizes of a tree's entries in order; UInt64.max where unknown (and for non-blobs).
-    private func blobSizes(of tree: ObjectID, entries: [TreeEntry]) -> [UInt64] {
-        if let sizes = self.sizes(of: tree), sizes.count == entries.count { return sizes }
-        return Array(repeating: UInt64.max, count: entries.count)
+        let cached = Set(unknown.flatMap(\.cached))
+        _ = try? storeSizesFromObjectInfo(unknown.map { SizeLookup(tree: $0.id, entries: $0.entries) }, from: remote,
+                                          isCached: { cached.contains($0) })
     }
 
     /// Fetches blobs into the store; `arrived` learns each as soon as it is stored.
@@ -624,7 +425,7 @@ extension DicfuseLayer {
 
     /// Fetches blobs in one request and stores them while the pack arrives (BlobIntake);
     /// a failed or retried request removes what it stored. Throws RemoteError or Errno.
-    private func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void = { _ in }) throws {
+    func fetchAndStore(_ ids: [ObjectID], from remote: GitRemote, arrived: @escaping (ObjectID) -> Void = { _ in }) throws {
         let intake = BlobIntake(wanted: ids, store: store, baseCacheBytes: Self.packBaseCacheBytes, arrived: arrived)
         try intake.undoingOnFailure {
             try withRetries { () throws(RemoteError) in
