@@ -266,20 +266,23 @@ expect_eq "--no-open: no request failed (daemon log)" "0" "$(grep -c 'fuse reque
 # its first lookup, in one request with the trees of its sibling directories.
 trees_fetched() { grep -c "fetched trees" "$1" || true; }
 trees_received() { grep "fetched trees" "$1" | sed -n 's/.*count=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }'; }
-mount_scorpio "$M" "$WORK/lazy.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lazy" --upper "$WORK/up-lazy" --trees lazy || exit 1
-expect_eq "lazy: mount fetched no subtree" "0" "$(trees_fetched "$WORK/lazy.log")"
-ls "$M/dir" > /dev/null
-expect_eq "lazy: listing dir made one request" "1" "$(trees_fetched "$WORK/lazy.log")"
-expect_eq "lazy: ... for dir and its sibling directories walk and empty-parent" "3" "$(trees_received "$WORK/lazy.log")"
-ls "$M/walk" "$M/empty-parent" > /dev/null
-expect_eq "lazy: listing the siblings asked for nothing" "1" "$(trees_fetched "$WORK/lazy.log")"
-ls "$M/walk/a" > /dev/null
-ls "$M/walk/b" "$M/walk/c" > /dev/null
-expect_eq "lazy: walk/a, walk/b and walk/c came in one request" "2 6" "$(trees_fetched "$WORK/lazy.log") $(trees_received "$WORK/lazy.log")"
-ls "$M/dir/nested" > /dev/null
-expect_eq "lazy: listing dir/nested made one more" "3 7" "$(trees_fetched "$WORK/lazy.log") $(trees_received "$WORK/lazy.log")"
-check "lazy: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
-unmount_scorpio "$M"
+for URL in "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT/git/repo.git"; do
+    L=$WORK/lazy-$(echo "$URL" | cut -c1-4).log
+    mount_scorpio "$M" "$L" --repo "$URL" --cache "$WORK/cache-lazy-$RANDOM" --upper "$WORK/up-lazy-$RANDOM" --trees lazy || exit 1
+    expect_eq "$URL lazy: mount fetched no subtree" "0" "$(trees_fetched "$L")"
+    ls "$M/dir" > /dev/null
+    expect_eq "$URL lazy: listing dir made one request" "1" "$(trees_fetched "$L")"
+    expect_eq "$URL lazy: ... for dir and its sibling directories walk and empty-parent" "3" "$(trees_received "$L")"
+    ls "$M/walk" "$M/empty-parent" > /dev/null
+    expect_eq "$URL lazy: listing the siblings asked for nothing" "1" "$(trees_fetched "$L")"
+    ls "$M/walk/a" > /dev/null
+    ls "$M/walk/b" "$M/walk/c" > /dev/null
+    expect_eq "$URL lazy: walk/a, walk/b and walk/c came in one request" "2 6" "$(trees_fetched "$L") $(trees_received "$L")"
+    ls "$M/dir/nested" > /dev/null
+    expect_eq "$URL lazy: listing dir/nested made one more" "3 7" "$(trees_fetched "$L") $(trees_received "$L")"
+    check "$URL lazy: mounted tree is byte-for-byte the commit" compare_with_commit "$M"
+    unmount_scorpio "$M"
+done
 
 # prefetch warms a subtree; cache stats reports it; cache gc evicts all but open blobs.
 CACHE=$WORK/cache-prefetch
