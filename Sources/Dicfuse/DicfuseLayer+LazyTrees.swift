@@ -36,7 +36,7 @@ extension DicfuseLayer {
                         try store.store(tree)
                     } catch {
                         storeFailure = error
-                        throw .pack("cannot store \(tree.id.hex): \(error)")  // not retried
+                        throw .storage("cannot store \(tree.id.hex): \(error)")
                     }
                     arrived(tree.id)
                 }

@@ -79,7 +79,7 @@ public enum DicfuseSetup {
     }
 
     private static func cacheWriteError(_ store: ObjectStore, _ error: any Error) -> RemoteError {
-        .transport("cannot write the cache in \(store.root): \(error)")
+        .storage("cannot write the cache in \(store.root): \(error)")
     }
 
     private static func isConnectivity(_ error: RemoteError) -> Bool {

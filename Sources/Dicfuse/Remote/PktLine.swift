@@ -19,6 +19,9 @@ public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(String)
     case pack(String)
     case timedOut(String)
+    /// What the server sent could not be stored (a full disk): not the server's fault, and
+    /// not retried.
+    case storage(String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupported(let m): m
         case .pack(let m): "bad pack from the git server: \(m)"
         case .timedOut(let m): "git server timed out: \(m)"
+        case .storage(let m): m
         }
     }
 }

@@ -247,6 +247,14 @@ expect_eq "disk full: no partial or empty file in the content store" "" "$(bad_b
 check "disk full: the mount still answers" ls "$M/dir"
 unmount_scorpio "$M"
 umount "$WORK/small"
+# A cache too small for the commit's trees: the mount fails with one line naming the cache and
+# the error, nothing is mounted, and the commit is not marked as fetched.
+mkdir -p "$WORK/tiny"
+mount -t tmpfs -o size=16k tmpfs "$WORK/tiny"
+MOUNTS+=("$WORK/tiny")
+check "disk full at mount: one line naming the cache and the error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/repo.git' --cache '$WORK/tiny/cache' --upper '$WORK/up-tiny' 2>'$WORK/tiny.err'; grep -q 'cannot write the cache in $WORK/tiny/cache: No space left on device' '$WORK/tiny.err' && test \$(wc -l < '$WORK/tiny.err') -eq 1"
+check "disk full at mount: nothing mounted, the commit not marked complete" sh -c "! grep -q ' $M ' /proc/mounts && test -d '$WORK/tiny/cache/complete' && test -z \"\$(ls -A '$WORK/tiny/cache/complete')\""
+umount "$WORK/tiny"
 
 # The embedded default: a plain local checkout (not bare) as --repo, no server at all.
 mount_scorpio "$M" "$WORK/local.log" --repo "$WORK/src" --cache "$WORK/cache-local" --upper "$WORK/up-local" || exit 1
