@@ -45,7 +45,7 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Fetch along with a missed file: none, siblings (small files of the same directory), all.")
     var prefetch: String = "siblings"
 
-    @Option(help: "Trees of --repo: eager (all fetched at mount) or lazy (each on first lookup of its directory).")
+    @Option(help: "Trees of --repo: eager (all fetched at mount) or lazy (on first lookup of a directory, with its sibling directories' trees).")
     var trees: String = "eager"
 
     @Option(help: "Seconds to wait for the git server before reads of uncached files fail with EIO.")
