@@ -53,6 +53,12 @@ extension DicfuseLayer {
             logger.error("blob size unknown and no remote to ask", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "tree": "\(parent.hex)"])
             throw .ioError
         }
+        // A lookup already in flight for this directory: wait for it, without looking at the
+        // neighbours (a listing's entries ask here one after another).
+        if let running = sizeLookups.withLock({ $0[parent] }) {
+            try waitForFetch(running, object: parent, path: path)
+            return
+        }
         // Only where object-info is known to be there: a batch without it would fetch every
         // blob of the neighbours (and a first request learns the capabilities).
         let neighbours = remote.offersObjectInfo == true ? directories(nextTo: parent, holding: path) : []
