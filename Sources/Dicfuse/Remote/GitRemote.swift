@@ -213,21 +213,14 @@ public final class GitRemote: Sendable {
     public func fetchTrees(of commit: ObjectID, baseCacheBytes: Int = treeBaseCacheBytes,
                            loadBase: @escaping (ObjectID) -> GitObject?,
                            deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
-        var trees = 0
         try streamObjects(arguments: try commitArguments(commit, filter: "blob:none"), wanted: [commit],
                           progress: FetchProgress(label: "fetching trees"),
-                          bases: (baseCacheBytes, .tree, loadBase), restart: { trees = 0 }) { (object) throws(RemoteError) in
-            if object.type == .tree { trees += 1 }
-            try deliver(object)
-        }
-        counterState.withLock { $0.trees += trees }
+                          bases: (baseCacheBytes, .tree, loadBase), restart: {}, deliver: deliver)
     }
 
     /// The commit and its root tree only (`--trees lazy`): filter tree:1 stops below the root.
     public func fetchCommitAndRootTree(_ commit: ObjectID) throws(RemoteError) -> [GitObject] {
-        let objects = try fetchPack(arguments: try commitArguments(commit, filter: "tree:1"), wanted: [commit])
-        counterState.withLock { $0.trees += objects.filter { $0.type == .tree }.count }
-        return objects
+        try fetchPack(arguments: try commitArguments(commit, filter: "tree:1"), wanted: [commit])
     }
 
     /// A depth-1 fetch of one commit with a filter; refuses servers that cannot filter.
@@ -247,14 +240,11 @@ public final class GitRemote: Sendable {
     public func fetchTrees(_ ids: [ObjectID], loadBase: @escaping (ObjectID) -> GitObject?,
                            deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
         let arguments = ["ofs-delta", "no-progress", "filter tree:0"] + ids.map { "want \($0.hex)" } + ["done"]
-        var trees = 0
-        try streamObjects(arguments: arguments, wanted: ids, progress: nil, bases: (Self.treeBaseCacheBytes, .tree, loadBase),
-                          restart: { trees = 0 }) { (object) throws(RemoteError) in
+        let trees = try streamObjects(arguments: arguments, wanted: ids, progress: nil,
+                                      bases: (Self.treeBaseCacheBytes, .tree, loadBase), restart: {}) { (object) throws(RemoteError) in
             guard object.type == .tree else { throw .pack("\(object.id.hex) is a \(object.type.name), not a tree") }
-            trees += 1
             try deliver(object)
         }
-        counterState.withLock { $0.trees += trees }
         logger.info("fetched trees", metadata: ["count": "\(trees)", "first": "\(ids.first?.hex ?? "")"])
     }
 
@@ -317,22 +307,26 @@ public final class GitRemote: Sendable {
     /// every object in `wanted` came. `bases` bounds the delta bases kept in memory: how many
     /// bytes, of which type, and how to read a dropped one back. `restart` is called when the
     /// request is sent again over another connection (its objects are delivered again).
+    /// Counts the pack's trees in `counters` and returns how many there were.
+    @discardableResult
     private func streamObjects(arguments: [String], wanted: [ObjectID], progress: FetchProgress?,
                                bases: (bytes: Int, type: ObjectType, load: (ObjectID) -> GitObject?),
-                               restart: () -> Void, deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) {
+                               restart: () -> Void, deliver: (GitObject) throws(RemoteError) -> Void) throws(RemoteError) -> Int {
         func newStream() -> PackStream { PackStream(baseCacheBytes: bases.bytes, droppable: bases.type, loadBase: bases.load) }
         var stream = newStream()
         var missing = Set(wanted)
-        var objects = 0, bytes = 0
+        var objects = 0, trees = 0, bytes = 0
         func take(_ object: GitObject) throws(RemoteError) {
             missing.remove(object.id)
             objects += 1
             try deliver(object)
+            if object.type == .tree { trees += 1 }
         }
         try streamPack(arguments: arguments, restart: {
             stream = newStream()
             missing = Set(wanted)
             objects = 0
+            trees = 0
             bytes = 0
             restart()
         }) { (chunk) throws(RemoteError) in
@@ -345,6 +339,8 @@ public final class GitRemote: Sendable {
         if let absent = wanted.first(where: { missing.contains($0) }) {
             throw .pack("the server did not send \(absent.hex)")
         }
+        counterState.withLock { $0.trees += trees }
+        return trees
     }
 
     /// Runs a step of a pack stream: a rejected pack becomes `.pack`, what `deliver` threw stays.
