@@ -15,6 +15,11 @@ struct HostKey: Hashable {
     var layer: LayerIndex
     var device: UInt64
     var inode: UInt64
+    /// 0, except for a lower non-directory with several links: there each name is its own
+    /// node (a hash of its parent and name). A FUSE request names a node, not the name it was
+    /// opened by, and each name of a lower hard link is copied up on its own (as on overlayfs
+    /// without index=on): writing through one name must not copy up, and change, another.
+    var link: UInt64 = 0
 }
 
 /// What the overlay knows about one node id.
@@ -80,7 +85,11 @@ struct InodeTable {
 
     /// Finds or creates the node for a resolved child, adding one lookup reference.
     mutating func reference(parent: InodeNumber, name: [UInt8], resolved: Resolved, reportedInode: UInt64) -> (InodeNumber, Node) {
-        if let existing = byKey[resolved.key], var node = nodes[existing] {
+        var key = resolved.key
+        if resolved.layer != 0, resolved.stat.linkCount > 1, resolved.stat.fileType != .directory {
+            key.link = (fnv1a(name) ^ (parent.rawValue &* 0x9E37_79B9_7F4A_7C15)) | 1
+        }
+        if let existing = byKey[key], var node = nodes[existing] {
             node.lookups += 1
             // A hard link or a node seen again under a new name: keep the live name current.
             node.layer = resolved.layer
@@ -98,9 +107,9 @@ struct InodeTable {
         nextID += 1
         let node = Node(links: [NameKey(parent: parent, name: name)], lookups: 1, openHandles: 0, layer: resolved.layer,
                         lowerDirectories: resolved.lowerDirectories, isDirectory: resolved.stat.fileType == .directory,
-                        reportedInode: reportedInode, lowerSize: resolved.stat.size, key: resolved.key, backing: nil)
+                        reportedInode: reportedInode, lowerSize: resolved.stat.size, key: key, backing: nil)
         nodes[id] = node
-        byKey[resolved.key] = id
+        byKey[key] = id
         byName[NameKey(parent: parent, name: name)] = id
         return (id, node)
     }

@@ -19,6 +19,14 @@ struct CacheOptions: ParsableArguments {
     var cache: String?
 
     var directory: String { cache ?? HostMountSettings.defaultCacheDirectory }
+
+    /// The directory's canonical path where it exists: open blobs are recognised by comparing
+    /// paths with the targets of /proc/*/fd, which the kernel gives canonical.
+    var canonicalDirectory: String {
+        guard let resolved = realpath(directory, nil) else { return directory }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
 }
 
 struct CacheStats: ParsableCommand {
@@ -43,10 +51,11 @@ struct CacheGC: ParsableCommand {
 
     func run() throws {
         guard let limit = ByteCountText.parse(maxSize) else { throw ValidationError("--max-size must look like 20G, 512M or 1048576") }
-        let blobs = BlobInventory.scan(options.directory + "/blobs").sorted { $0.lastAccess < $1.lastAccess }
+        let directory = options.canonicalDirectory
+        let blobs = BlobInventory.scan(directory + "/blobs").sorted { $0.lastAccess < $1.lastAccess }
         var total = blobs.reduce(0) { $0 + $1.size }
         let inUse = BlobInventory.openFiles()
-        let pinned = BlobPins.snapshot(cacheRoot: options.directory)
+        let pinned = BlobPins.snapshot(cacheRoot: directory)
         var evicted = 0, freed: UInt64 = 0, skipped = 0
         for blob in blobs where total > limit {
             if inUse.contains(blob.path) || BlobInventory.objectID(of: blob.path).map(pinned.contains) == true { skipped += 1; continue }
@@ -104,7 +113,9 @@ enum ByteCountText {
     static func parse(_ text: String) -> UInt64? {
         let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
         if let last = text.uppercased().last, let unit = units[last], let number = Double(text.dropLast()) {
-            return UInt64(number * Double(unit))
+            let bytes = number * Double(unit)
+            guard number >= 0, bytes < 0x1p63 else { return nil }  // also refuses nan and inf
+            return UInt64(bytes)
         }
         return UInt64(text)
     }

@@ -20,8 +20,8 @@ struct HostMountRunner {
 
     private func serve(logger: Logger) throws -> Int32 {
         let mountPoint = try SetupChecks.existingDirectory(settings.mountPoint, role: "mount point")
-        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers)
-        try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
+        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers,
+                                                                     mountPoint: mountPoint)
         try SetupChecks.checkMountPoint(mountPoint)
         try SetupChecks.checkFUSEDevice()
         if settings.ioUring { try SetupChecks.enableFUSEOverIoUring(logger: logger) }

@@ -9,12 +9,17 @@ struct OverlayLayers {
     let upperPath: String
     let lowerPaths: [String]
 
-    /// Canonical, checked paths of UPPER and the lowers (nothing opened yet).
-    static func checkedPaths(upper: String, lowers: [String]) throws(SetupFailure) -> (upper: String, lowers: [String]) {
-        try SetupChecks.createUpperIfMissing(upper)
-        let upperPath = try SetupChecks.existingDirectory(upper, role: "upper directory")
+    /// Canonical, checked paths of UPPER and the lowers (nothing opened yet); the layers must
+    /// not nest with each other or with `mountPoint` (nil for the virtiofs backend). A missing
+    /// UPPER is checked where it would be before it is created: a refused command line must
+    /// leave the lowers untouched.
+    static func checkedPaths(upper: String, lowers: [String], mountPoint: String?) throws(SetupFailure) -> (upper: String, lowers: [String]) {
         var lowerPaths: [String] = []
         for lower in lowers { lowerPaths.append(try SetupChecks.existingDirectory(lower, role: "lower directory")) }
+        try SetupChecks.checkNesting(mountPoint: mountPoint, upper: SetupChecks.prospectivePath(upper), lowers: lowerPaths)
+        try SetupChecks.createUpperIfMissing(upper)
+        let upperPath = try SetupChecks.existingDirectory(upper, role: "upper directory")
+        try SetupChecks.checkNesting(mountPoint: mountPoint, upper: upperPath, lowers: lowerPaths)
         return (upperPath, lowerPaths)
     }
 

@@ -84,6 +84,25 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Append logs to this file (a daemon otherwise discards them).")
     var logFile: String?
 
+    /// ArgumentParser prints a usage block under every parse error; scorpio's errors are one
+    /// line (scripts keep the last line of stderr), so a bad argument prints
+    /// "scorpio-provider: MESSAGE (see --help)" and exits 64. Help, version and the exit codes
+    /// thrown by the commands go through ArgumentParser as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            let message = self.message(for: error).split(whereSeparator: \.isNewline).joined(separator: "; ")
+            printError(message.isEmpty ? "invalid arguments (see --help)" : "\(message) (see --help)")
+            exit(withError: ExitCode(code.rawValue))
+        }
+    }
+
     /// Checks the root command's own arguments. Not `validate()`: ArgumentParser validates
     /// parent commands of a subcommand too, and `unmount MNT` has no --mount.
     func checkArguments() throws {

@@ -42,6 +42,25 @@ enum SetupChecks {
         }
     }
 
+    /// The canonical path `path` would have: its deepest existing ancestor resolved, the
+    /// missing components appended (for checks before a directory is created).
+    static func prospectivePath(_ path: String) -> String {
+        var missing: [Substring] = []
+        var existing = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        while true {
+            if let resolved = realpath(existing, nil) {
+                defer { free(resolved) }
+                let base = String(cString: resolved)
+                let tail = missing.reversed().joined(separator: "/")
+                return tail.isEmpty ? base : (base == "/" ? "/" : base + "/") + tail
+            }
+            guard let slash = existing.lastIndex(of: "/"), existing != "/" else { return path }
+            let component = existing[existing.index(after: slash)...]
+            if !component.isEmpty && component != "." { missing.append(component) }
+            existing = slash == existing.startIndex ? "/" : String(existing[..<slash])
+        }
+    }
+
     /// Whether `path` is a mount point (its device differs from its parent's, or it is "/").
     static func isMountPoint(_ path: String) -> Bool {
         var own = stat(), parent = stat()

@@ -27,8 +27,8 @@ struct VirtioFSRunner {
 
     private func serve(logger: Logger) throws -> Int32 {
         try SocketPathCheck.prepare(settings.socketPath)
-        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers)
-        try SetupChecks.checkNesting(mountPoint: nil, upper: upperPath, lowers: lowerPaths)
+        let (upperPath, lowerPaths) = try OverlayLayers.checkedPaths(upper: settings.stack.upper, lowers: settings.stack.lowers,
+                                                                     mountPoint: nil)
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask

@@ -124,9 +124,15 @@ extension FileDescriptor {
         return Array(buffer[0..<count])
     }
 
-    /// fchmodat(2). Linux cannot change a symlink's mode; callers never ask to.
+    /// fchmodat(2) with AT_SYMLINK_NOFOLLOW, so a symlink raced into the path's place is refused
+    /// rather than followed (Linux cannot change a symlink's mode; callers never ask to). fchmodat
+    /// takes no AT_EMPTY_PATH: an empty path (the directory itself) goes through fchmod.
     public func changeMode(at path: [UInt8], to mode: UInt32) throws(Errno) {
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchmodat(rawValue, p, mode_t(mode), 0) } }
+        if path.isEmpty {
+            try retryingVoid { fchmod(rawValue, mode_t(mode)) }
+            return
+        }
+        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchmodat(rawValue, p, mode_t(mode), AT_SYMLINK_NOFOLLOW) } }
     }
 
     /// fchownat(2) with AT_SYMLINK_NOFOLLOW; UInt32.max leaves a field unchanged (as -1 does).

@@ -316,6 +316,8 @@ check "the open file still reads" cmp <(git -C "$R" cat-file blob HEAD:dir/neste
 exec 7<&-
 check "once closed, gc evicts it" sh -c "'$BIN' cache gc --cache '$CACHE' --max-size 0 >/dev/null && ! test -f '$BIG_BLOB'"
 check "evicted files are fetched again on read" sh -c "cat '$M/dir/f1.txt' | grep -q 'file 1'"
+expect_eq "cache gc refuses a negative size (exit 64)" "64" "$("$BIN" cache gc --cache "$CACHE" --max-size=-1G 2>/dev/null; echo $?)"
+expect_eq "cache gc refuses an infinite size (exit 64)" "64" "$("$BIN" cache gc --cache "$CACHE" --max-size inf 2>/dev/null; echo $?)"
 unmount_scorpio "$M"
 
 # --prefetch siblings: one read fetches the directory's small files and those below it, in one
