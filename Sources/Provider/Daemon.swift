@@ -23,7 +23,7 @@ enum Daemon {
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn([selfPath] + settings.arguments + ["--foreground"],
-                                           environment: currentEnvironment() + ["\(readyVariable)=3"],
+                                           environment: environment(adding: settings.daemonEnvironment + ["\(readyVariable)=3"]),
                                            passing: FileDescriptor(rawValue: fds[1]), as: 3, newSession: true)
         } catch {
             printError("cannot start the daemon: \(error)")
@@ -35,6 +35,12 @@ enum Daemon {
         close(fds[0])
         if got == 1 { return ExitStatus.success }
         return (try? child.wait()) ?? ExitStatus.runtimeFailure
+    }
+
+    /// Our environment with `entries` ("NAME=value") set, replacing variables of those names.
+    private static func environment(adding entries: [String]) -> [String] {
+        let names = Set(entries.map { $0.prefix { $0 != "=" } })
+        return currentEnvironment().filter { !names.contains($0.prefix { $0 != "=" }) } + entries
     }
 
     /// In the daemon copy: report readiness and let go of the terminal.

@@ -12,6 +12,9 @@ struct RepositorySettings: Sendable {
     var prefetch: PrefetchPolicy
     var fetchTimeout: Double
     var lazyTrees: Bool
+
+    /// The URL for messages and logs, without credentials.
+    var displayURL: String { RemoteURL.redacted(url) }
 }
 
 /// What the host mount and the virtiofs backend share: the layers, the kernel's cache
@@ -60,12 +63,18 @@ struct HostMountSettings: Sendable {
         if stack.noOpen { args.append("--no-open") }
         if let logFile = stack.logFile { args += ["--log-file", logFile] }
         if let repository {
-            args += ["--repo", repository.url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,
+            args += ["--repo", HTTPCredentials.daemonHandOff(repository.url).url, "--cache", repository.cache, "--prefetch", repository.prefetch.rawValue,
                      "--fetch-timeout", String(repository.fetchTimeout), "--trees", repository.lazyTrees ? "lazy" : "eager"]
             if let ref = repository.ref { args += ["--ref", ref] }
         }
         if lowers.isEmpty, let index = args.firstIndex(of: "--lower") { args.removeSubrange(index...(index + 1)) }
         return args
+    }
+
+    /// Environment entries the daemon copy needs besides ours: a --repo URL's credentials,
+    /// which `arguments` leaves out (see HTTPCredentials.daemonHandOff).
+    var daemonEnvironment: [String] {
+        stack.repository.map { HTTPCredentials.daemonHandOff($0.url).environment } ?? []
     }
 
     /// /var/cache/scorpio as root, ~/.cache/scorpio otherwise.

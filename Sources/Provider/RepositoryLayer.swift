@@ -11,20 +11,20 @@ enum RepositoryLayer {
             throw SetupFailure(message: "cannot use cache directory \(settings.cache): \(error)", status: ExitStatus.invalidSetup)
         }
         var dicfuseLogger = logger
-        dicfuseLogger[metadataKey: "repo"] = "\(settings.url)"
+        dicfuseLogger[metadataKey: "repo"] = "\(settings.displayURL)"
         let source: DicfuseSource
         do {
             source = try DicfuseSetup.prepare(repository: settings.url, ref: settings.ref, store: store,
                                               timeout: settings.fetchTimeout, lazyTrees: settings.lazyTrees, logger: dicfuseLogger)
         } catch {
-            throw SetupFailure(message: "\(settings.url): \(error)", status: ExitStatus.runtimeFailure)
+            throw SetupFailure(message: "\(settings.displayURL): \(error)", status: ExitStatus.runtimeFailure)
         }
         do {
-            return try DicfuseLayer(name: "repo \(settings.url)@\(source.commit.hex.prefix(12))", store: store, remote: source.remote,
+            return try DicfuseLayer(name: "repo \(settings.displayURL)@\(source.commit.hex.prefix(12))", store: store, remote: source.remote,
                                     commit: source.commit, prefetch: settings.prefetch, lazyTrees: settings.lazyTrees,
                                     logger: dicfuseLogger)
         } catch {
-            throw SetupFailure(message: "\(settings.url): the cached commit \(source.commit.hex) is unreadable: \(error)", status: ExitStatus.runtimeFailure)
+            throw SetupFailure(message: "\(settings.displayURL): the cached commit \(source.commit.hex) is unreadable: \(error)", status: ExitStatus.runtimeFailure)
         }
     }
 }

@@ -3,6 +3,7 @@
 // HostMountRunner and Unmount.
 import ArgumentParser
 import Dicfuse
+import Foundation
 import Logging
 import ScorpioSys
 
@@ -32,7 +33,7 @@ struct ScorpioProvider: ParsableCommand {
     @Option(help: "Read-only lower directories, highest first, separated by ':' (below --repo when both are given).")
     var lower: String?
 
-    @Option(help: "A git repository to mount lazily: a local path, file://, ssh://, host:path or git:// URL.")
+    @Option(help: "A git repository to mount lazily: a local path, file://, ssh://, host:path, git://, http:// or https:// URL.")
     var repo: String?
 
     @Option(help: "Branch, tag or commit of --repo (default: the remote's HEAD).")
@@ -47,6 +48,9 @@ struct ScorpioProvider: ParsableCommand {
 
     @Option(help: "Trees of --repo: eager (all fetched at mount) or lazy (on first lookup of a directory, with its sibling directories' trees).")
     var trees: String = "eager"
+
+    @Option(help: "With an http(s) --repo: the TOML file of credentials ([[remote]] tables with url and token, or user and password; mode 600). Default: $SCORPIO_CREDENTIALS, else /etc/scorpio/credentials.toml as root, ~/.config/scorpio/credentials.toml otherwise.")
+    var credentials: String?
 
     @Option(help: "Seconds to wait for the git server before reads of uncached files fail with EIO.")
     var fetchTimeout: Double = 30
@@ -124,6 +128,11 @@ struct ScorpioProvider: ParsableCommand {
     func run() throws {
         try checkArguments()
         TerminationSignals.ignoreBrokenPipe()
+        if let credentials {
+            // The daemon copy inherits the environment (and changes directory: the path is made absolute).
+            let path = credentials.hasPrefix("/") ? credentials : FileManager.default.currentDirectoryPath + "/" + credentials
+            setenv(HTTPCredentials.fileVariable, path, 1)
+        }
         let cacheDirectory = cacheOptions.directory
         let repository = repo.map {
             RepositorySettings(url: $0, ref: ref, cache: cacheDirectory, prefetch: PrefetchPolicy(rawValue: prefetch)!,

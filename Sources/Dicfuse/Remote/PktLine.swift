@@ -22,6 +22,8 @@ public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What the server sent could not be stored (a full disk): not the server's fault, and
     /// not retried.
     case storage(String)
+    /// Our own configuration is unusable (the credentials file): not retried.
+    case configuration(String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,7 @@ public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
         case .pack(let m): "bad pack from the git server: \(m)"
         case .timedOut(let m): "git server timed out: \(m)"
         case .storage(let m): m
+        case .configuration(let m): m
         }
     }
 }

@@ -54,6 +54,9 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         return (String(authority), nil, path)
     }
 
+    /// `text` as messages and logs may show it: an http(s) URL's user info replaced by ***.
+    public static func redacted(_ text: String) -> String { HTTPLocation.redacted(text) }
+
     public var description: String {
         switch self {
         case .http(let url): HTTPLocation.redacted(url)

@@ -3,9 +3,9 @@
 // on both. http:// uses a small HTTP/1.1 client over TCPConnector (Connection: close,
 // Content-Length or chunked bodies, HTTPBodyStream); https:// goes through libcurl
 // (HTTPSRequest). A fetch's response is read while it arrives (commandStream), so its pack is
-// parsed and stored as it comes, as over the other transports. Credentials come from the URL's user:password, or from the environment
-// (SCORPIO_HTTP_TOKEN for a bearer token, SCORPIO_HTTP_USER/SCORPIO_HTTP_PASSWORD for basic
-// auth), and are never logged: every URL shown to users is redacted.
+// parsed and stored as it comes, as over the other transports. Credentials (HTTPCredentials)
+// come from the environment, the URL's user:password or the credentials file, and are never
+// logged: every URL shown to users is redacted.
 import Foundation
 
 /// Where a smart-HTTP repository lives.
@@ -20,13 +20,10 @@ struct HTTPLocation {
 
     init(_ url: String) throws(RemoteError) {
         secure = url.hasPrefix("https://")
-        guard secure || url.hasPrefix("http://") else { throw .unsupported("\(HTTPLocation.redacted(url)): not an http(s) URL") }
-        var rest = String(url.dropFirst(secure ? "https://".count : "http://".count))
-        var userInfo: String? = nil
-        if let slash = rest.firstIndex(of: "/"), let at = rest[..<slash].lastIndex(of: "@") {
-            userInfo = String(rest[..<at])
-            rest = String(rest[rest.index(after: at)...])
+        guard secure || url.hasPrefix("http://"), let (plainURL, userInfo) = Self.splitUserInfo(url) else {
+            throw .unsupported("\(HTTPLocation.redacted(url)): not an http(s) URL")
         }
+        let rest = String(plainURL.dropFirst(secure ? "https://".count : "http://".count))
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<slash]
         path = String(rest[slash...])
@@ -36,24 +33,24 @@ struct HTTPLocation {
         } else {
             host = String(authority); port = secure ? 443 : 80
         }
-        let environment = ProcessInfo.processInfo.environment
-        if let token = environment["SCORPIO_HTTP_TOKEN"], !token.isEmpty {
-            authorization = "Bearer \(token)"
-        } else if let userInfo {
-            authorization = "Basic \(Data(userInfo.removingPercentEncoding?.utf8 ?? userInfo.utf8).base64EncodedString())"
-        } else if let user = environment["SCORPIO_HTTP_USER"] {
-            let password = environment["SCORPIO_HTTP_PASSWORD"] ?? ""
-            authorization = "Basic \(Data("\(user):\(password)".utf8).base64EncodedString())"
-        }
+        authorization = try HTTPCredentials.authorization(for: plainURL, userInfo: userInfo,
+                                                          environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// "scheme://user:password@host/path" → ("scheme://host/path", "user:password"); the user
+    /// info is nil when the URL has none, and the result nil when `url` has no "://".
+    static func splitUserInfo(_ url: String) -> (url: String, userInfo: String?)? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<slash].lastIndex(of: "@") else { return (url, nil) }
+        return (String(url[..<scheme.upperBound]) + rest[rest.index(after: at)...], String(rest[..<at]))
     }
 
     /// The URL with any user:password replaced, for messages and logs.
     static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let rest = url[scheme.upperBound...]
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        guard let at = rest[..<slash].lastIndex(of: "@") else { return url }
-        return String(url[..<scheme.upperBound]) + "***@" + rest[rest.index(after: at)...]
+        guard let (plain, userInfo) = splitUserInfo(url), userInfo != nil, let scheme = plain.range(of: "://") else { return url }
+        return String(plain[..<scheme.upperBound]) + "***@" + plain[scheme.upperBound...]
     }
 }
 
@@ -119,7 +116,7 @@ enum SmartHTTP {
     static func requireSuccess(status: Int, location: HTTPLocation, method: String, path: String) throws(RemoteError) {
         switch status {
         case 200: return
-        case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD)")
+        case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD, or an entry in the credentials file)")
         case 404: throw .server("HTTP 404: no repository at \(location.path) (is git http-backend serving it with GIT_HTTP_EXPORT_ALL?)")
         default: throw .server("HTTP \(status) for \(method) \(location.path)\(path)")
         }
