@@ -24,7 +24,23 @@ extension DicfuseLayer {
         try learnSizes(of: parent, entries: entries, path: path)
         if let size = store.cachedBlobSize(id) { return size }
         if let sizes = sizes(of: parent), sizes.count == entries.count, sizes[index] != UInt64.max { return sizes[index] }
+        // The server answered for the directory but not for this blob: it does not have it.
+        logger.error("the git server has no size for this blob (it does not have the object?)",
+                     metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "object": "\(id.hex)"])
         throw .ioError
+    }
+
+    /// Fetches each blob on its own; one the server does not have gets a log line and stays
+    /// unknown (its lookup fails with EIO, the rest of its directory works).
+    private func fetchEachOf(_ ids: [ObjectID], from remote: GitRemote, path: [UInt8]) {
+        for id in ids {
+            do {
+                try fetchAndStore([id], from: remote)
+            } catch {
+                logger.error("cannot fetch a blob to learn its size: \(error)",
+                             metadata: ["listing": "\(String(decoding: path, as: UTF8.self))", "object": "\(id.hex)"])
+            }
+        }
     }
 
     /// Stores the size table of `parent` if every blob in it is in the content store.
@@ -103,7 +119,14 @@ extension DicfuseLayer {
             var seen = Set<ObjectID>()
             let blobs = lookups[0].entries.filter { $0.isBlob && seen.insert($0.id).inserted && store.cachedBlobSize($0.id) == nil }.map(\.id)
             for start in stride(from: 0, to: blobs.count, by: Self.batchLimit) {
-                try fetchAndStore(Array(blobs[start..<min(start + Self.batchLimit, blobs.count)]), from: remote)
+                let batch = Array(blobs[start..<min(start + Self.batchLimit, blobs.count)])
+                do {
+                    try fetchAndStore(batch, from: remote)
+                } catch RemoteError.unsupported where batch.count > 1 {
+                    // The server lacks one of them (it names no object): fetch one by one, so
+                    // one lost blob does not leave its whole directory without sizes.
+                    fetchEachOf(batch, from: remote, path: path)
+                }
             }
             storeSizeTable(of: lookups[0].tree, entries: lookups[0].entries, known: [:])
             return nil

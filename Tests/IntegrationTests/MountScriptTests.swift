@@ -20,6 +20,7 @@ struct MountScriptTests {
     @Test func fsyncedDataSurvivesDaemonKillWithoutOpen() throws { try runScript("crash_recovery.sh", arguments: ["--no-open"]) }
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }
+    @Test func dicfuseMountsBranchesTagsAndCommitsAndSurvivesLostBlobs() throws { try runScript("dicfuse_refs.sh") }
     @Test func dicfuseTakesHTTPCredentialsWithoutShowingThem() throws { try runScript("dicfuse_auth.sh") }
     @Test func dicfuseReadsCachedBlobsAheadOfAWalk() throws { try runScript("dicfuse_read_ahead.sh") }
     @Test func dicfuseAsksForReaddirplusOnEveryCall() throws { try runScript("readdirplus_every_call.sh") }

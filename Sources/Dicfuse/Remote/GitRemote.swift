@@ -197,7 +197,9 @@ public final class GitRemote: Sendable {
         for name in candidates {
             if let found = refs.first(where: { $0.name == name }) { return (found.peeled ?? found.id, name) }
         }
-        throw .server("no ref named \(wanted) on \(url)")
+        let known = refs.map { $0.name.replacingOccurrences(of: "refs/heads/", with: "").replacingOccurrences(of: "refs/tags/", with: "") }
+        let shown = known.prefix(8).joined(separator: ", ") + (known.count > 8 ? " and \(known.count - 8) more" : "")
+        throw .unsupported("no branch, tag or ref named \(wanted) on \(url) (it has \(known.isEmpty ? "no refs" : shown))")
     }
 
     /// How much of a tree fetch's trees to keep as delta bases; older ones are read back.
@@ -258,7 +260,9 @@ public final class GitRemote: Sendable {
         do {
             try streamPack(arguments: arguments, restart: restart, consume: consume)
         } catch .server(let message) where message.contains("not our ref") || message.contains("not our") {
-            throw .unsupported("the server does not allow fetching objects by id (set uploadpack.allowAnySHA1InWant=true): \(message)")
+            // git's upload-pack says this for an object it does not have; over protocol v2 it
+            // serves any object it has, wherever allowAnySHA1InWant is off (git 2.39).
+            throw .unsupported("the server has no such object, or does not let objects be fetched by id (git servers: uploadpack.allowAnySHA1InWant=true): \(message)")
         }
     }
 

@@ -46,21 +46,8 @@ PIDS+=("$GITD")
 for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
 # Smart HTTP: git http-backend as a CGI of lighttpd.
 HPORT=$((PORT + 1))
-cat > "$WORK/lighttpd.conf" <<CONF
-server.modules = ("mod_cgi", "mod_alias", "mod_setenv")
-server.document-root = "$WORK/served"
-server.bind = "127.0.0.1"
-server.port = $HPORT
-server.errorlog = "$WORK/lighttpd.err"
-alias.url = ("/git/" => "/usr/lib/git-core/git-http-backend/")
-\$HTTP["url"] =~ "^/git/" {
-    cgi.assign = ("" => "")
-    setenv.add-environment = ("GIT_PROJECT_ROOT" => "$WORK/served", "GIT_HTTP_EXPORT_ALL" => "1")
-}
-CONF
-lighttpd -D -f "$WORK/lighttpd.conf" >"$WORK/lighttpd.out" 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 50); do git ls-remote "http://127.0.0.1:$HPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+git_http_config "$HPORT" git /usr/lib/git-core/git-http-backend > "$WORK/lighttpd.conf"
+start_lighttpd "$WORK/lighttpd.conf" "http://127.0.0.1:$HPORT/git/repo.git"
 
 # Smart HTTP over TLS: the same lighttpd with mod_openssl and a certificate made here; the
 # client trusts it through SCORPIO_HTTP_CA_FILE only.
@@ -68,12 +55,9 @@ SPORT=$((PORT + 2))
 mkdir -p "$WORK/tls"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" -days 1 \
     -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
-sed -e "s/server.port = $HPORT/server.port = $SPORT/" -e 's/"mod_setenv")/"mod_setenv", "mod_openssl")/' \
-    -e "s|lighttpd.err|lighttpd-tls.err|" "$WORK/lighttpd.conf" > "$WORK/lighttpd-tls.conf"
+git_http_config "$SPORT" git /usr/lib/git-core/git-http-backend | sed 's/"mod_setenv")/"mod_setenv", "mod_openssl")/' > "$WORK/lighttpd-tls.conf"
 printf 'ssl.engine = "enable"\nssl.pemfile = "%s"\nssl.privkey = "%s"\n' "$WORK/tls/cert.pem" "$WORK/tls/key.pem" >> "$WORK/lighttpd-tls.conf"
-lighttpd -D -f "$WORK/lighttpd-tls.conf" >"$WORK/lighttpd-tls.out" 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 50); do GIT_SSL_CAINFO="$WORK/tls/cert.pem" git ls-remote "https://127.0.0.1:$SPORT/git/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+start_lighttpd "$WORK/lighttpd-tls.conf" "https://127.0.0.1:$SPORT/git/repo.git" "GIT_SSL_CAINFO=$WORK/tls/cert.pem"
 HTTPS_URL="https://127.0.0.1:$SPORT/git/repo.git"
 check "https: an untrusted certificate is refused with one line naming the cause" sh -c "! '$BIN' --mount '$M' --repo '$HTTPS_URL' --cache '$WORK/cache-untrusted' --upper '$WORK/up-untrusted' 2>'$WORK/tls.err'; grep -qi 'certificate' '$WORK/tls.err' && test \$(wc -l < '$WORK/tls.err') -eq 1"
 export SCORPIO_HTTP_CA_FILE=$WORK/tls/cert.pem

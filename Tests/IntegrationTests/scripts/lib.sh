@@ -118,3 +118,32 @@ except TimeoutError:
 except OSError as error:
     print("failed", error)' "$1"
 }
+
+# git_http_config PORT PREFIX CGI : a lighttpd configuration serving the repositories under
+# $WORK/served as http://127.0.0.1:PORT/PREFIX/NAME.git through CGI (git http-backend, or a
+# wrapper of it); its error log is $WORK/lighttpd-PORT.err.
+git_http_config() {
+    local port=$1 prefix=$2 cgi=$3
+    cat <<CONF
+server.modules = ("mod_cgi", "mod_alias", "mod_setenv")
+server.document-root = "$WORK/served"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$WORK/lighttpd-$port.err"
+alias.url = ("/$prefix/" => "$cgi/")
+\$HTTP["url"] =~ "^/$prefix/" {
+    cgi.assign = ("" => "")
+    setenv.add-environment = ("GIT_PROJECT_ROOT" => "$WORK/served", "GIT_HTTP_EXPORT_ALL" => "1")
+}
+CONF
+}
+
+# start_lighttpd CONFIG URL [ENV...]: starts lighttpd (added to PIDS) and waits until git can
+# list the refs at URL (with the environment ENV, e.g. a CA file).
+start_lighttpd() {
+    local config=$1 url=$2
+    shift 2
+    lighttpd -D -f "$config" >"$config.out" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 50); do env "$@" git ls-remote "$url" >/dev/null 2>&1 && break; sleep 0.1; done
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# --ref against a git daemon started here: branches, lightweight and annotated tags (peeled),
+# full commit ids, the remote's HEAD when it points at another branch, and a ref that does not
+# exist. Then git http-backend under lighttpd with object-info taken out of its advertisement
+# (git 2.39 always offers it): sizes come from the blobs themselves, the first stat-bearing
+# listing of a directory fetching its blobs in one request. A blob the server lost fails its
+# lookup with EIO and a log line naming it, with or without object-info, not its directory.
+source "$(dirname "$0")/lib.sh"
+preflight
+new_workdir
+M=$WORK/mnt SERVED=$WORK/served/repo.git
+mkdir -p "$M" "$WORK/src"
+(
+    set -e
+    cd "$WORK/src"
+    git init -q -b main .
+    git config user.email t@example.com; git config user.name Tester
+    echo one > version.txt
+    mkdir sized && for i in 1 2 3 4 5; do head -c $((i * 1000)) /dev/zero | tr '\0' "$i" > "sized/f$i"; done
+    git add -A && git commit -qm one
+    git tag light
+    git checkout -q -b feature
+    echo two > version.txt && git commit -qam two
+    git tag -a v2.0 -m "release two"
+    git checkout -q main
+    echo three > version.txt && git commit -qam three
+) || { echo "FAIL: cannot build the test repository"; exit 1; }
+git clone -q --bare "$WORK/src" "$SERVED"
+git -C "$SERVED" config uploadpack.allowFilter true
+git -C "$SERVED" config uploadpack.allowAnySHA1InWant true
+ONE=$(git -C "$SERVED" rev-parse light) TWO=$(git -C "$SERVED" rev-parse 'v2.0^{commit}')
+# A branch whose only new blob the server then loses (a loose object, removed).
+LOST_BLOB=$(echo "lost content" | git -C "$SERVED" hash-object -w --stdin)
+TREE=$( (git -C "$SERVED" ls-tree main; printf '100644 blob %s\tlost.txt\n' "$LOST_BLOB") | git -C "$SERVED" mktree)
+BROKEN=$(git -C "$SERVED" commit-tree "$TREE" -p main -m broken)
+git -C "$SERVED" update-ref refs/heads/broken "$BROKEN"
+rm "$SERVED/objects/${LOST_BLOB:0:2}/${LOST_BLOB:2}"
+
+PORT=$((20000 + RANDOM % 20000))
+git daemon --verbose --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >"$WORK/gitd.log" 2>&1 &
+PIDS+=("$!")
+URL=git://127.0.0.1:$PORT/repo.git
+for _ in $(seq 50); do git ls-remote "$URL" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# version_at REF...: mounts with these arguments, prints version.txt, unmounts.
+N=0
+version_at() {
+    N=$((N + 1))
+    mount_scorpio "$M" "$WORK/m$N.log" --repo "$URL" --cache "$WORK/cache" --upper "$WORK/up$N" "$@" >/dev/null || return 1
+    cat "$M/version.txt"
+    unmount_scorpio "$M" >/dev/null
+}
+expect_eq "no --ref: the remote's HEAD (main)" "three" "$(version_at)"
+expect_eq "--ref a branch" "two" "$(version_at --ref feature)"
+expect_eq "--ref a full ref name" "two" "$(version_at --ref refs/heads/feature)"
+expect_eq "--ref an annotated tag (peeled to its commit)" "two" "$(version_at --ref v2.0)"
+expect_eq "--ref a lightweight tag" "one" "$(version_at --ref light)"
+expect_eq "--ref a full commit id" "one" "$(version_at --ref "$ONE")"
+expect_eq "--ref refs/tags/NAME" "two" "$(version_at --ref refs/tags/v2.0)"
+git -C "$SERVED" symbolic-ref HEAD refs/heads/feature
+expect_eq "no --ref follows HEAD's symref to another branch" "two" "$(version_at)"
+git -C "$SERVED" symbolic-ref HEAD refs/heads/main
+check "a missing ref is refused in one line listing what there is" sh -c "! '$BIN' --mount '$M' --repo '$URL' --ref nosuch --cache '$WORK/cache' --upper '$WORK/upx' 2>'$WORK/noref.err'; grep -q 'no branch, tag or ref named nosuch' '$WORK/noref.err' && grep -q 'feature' '$WORK/noref.err' && test \$(wc -l < '$WORK/noref.err') -eq 1"
+check "the mount of v2.0 fetched the tag's commit, not the tag object" test -f "$WORK/cache/objects/${TWO:0:2}/${TWO:2}"
+
+# git http-backend without object-info: a CGI wrapper drops it from the advertisement.
+cat > "$WORK/no-object-info.cgi" <<'CGI'
+#!/bin/sh
+if [ "$REQUEST_METHOD" = GET ]; then /usr/lib/git-core/git-http-backend | sed '/^0010object-info$/d'
+else exec /usr/lib/git-core/git-http-backend; fi
+CGI
+chmod 755 "$WORK/no-object-info.cgi"
+HPORT=$((PORT + 1))
+URL=http://127.0.0.1:$HPORT/plain/repo.git
+git_http_config "$HPORT" plain "$WORK/no-object-info.cgi" > "$WORK/lighttpd.conf"
+start_lighttpd "$WORK/lighttpd.conf" "$URL"
+check "the wrapped server advertises no object-info" sh -c "curl -s -H 'Git-Protocol: version=2' '$URL/info/refs?service=git-upload-pack' | grep -q ls-refs && ! curl -s -H 'Git-Protocol: version=2' '$URL/info/refs?service=git-upload-pack' | grep -q object-info"
+
+# Without object-info, ls -l fetches a directory's blobs in one request, once.
+mount_scorpio "$M" "$WORK/sizes.log" --repo "$URL" --cache "$WORK/cache-sizes" --upper "$WORK/up-sizes" --prefetch none || exit 1
+expect_eq "the server does not advertise object-info" "0" "$(grep -c 'learned blob sizes' "$WORK/sizes.log")"
+expect_eq "ls -l shows the sizes" "1000 2000 3000 4000 5000" "$(ls -l "$M/sized" | awk 'NR > 1 {print $5}' | sort -n | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "one blob request fetched the directory's 5 blobs" "1 5" "$(grep -c 'fetched blobs' "$WORK/sizes.log") $(grep 'fetched blobs' "$WORK/sizes.log" | grep -o 'count=[0-9]*' | cut -d= -f2)"
+ls -l "$M/sized" >/dev/null; cat "$M/sized/f3" >/dev/null
+expect_eq "listing again and reading fetch nothing more" "1" "$(grep -c 'fetched blobs' "$WORK/sizes.log")"
+unmount_scorpio "$M"
+
+# A blob the server lost: its lookup fails with EIO and a log line naming it; the rest of its
+# directory lists and reads, without object-info (sizes from the blobs) and with it.
+mount_scorpio "$M" "$WORK/lost.log" --repo "$URL" --ref broken --cache "$WORK/cache-lost" --upper "$WORK/up-lost" --prefetch none || exit 1
+check "ls -l lists the lost blob's neighbours with their sizes" sh -c "ls -l '$M' 2>/dev/null | grep -q ' 6 .* version.txt'"
+check "reading the lost blob fails with EIO" sh -c "cat '$M/lost.txt' 2>&1 >/dev/null | grep -q 'Input/output error'"
+check "a log line names the lost object and says the server lacks it" sh -c "grep '$LOST_BLOB' '$WORK/lost.log' | grep -q 'has no such object'"
+expect_eq "other files still read" "three" "$(cat "$M/version.txt")"
+unmount_scorpio "$M"
+mount_scorpio "$M" "$WORK/lost-oi.log" --repo "git://127.0.0.1:$PORT/repo.git" --ref broken --cache "$WORK/cache-lost-oi" --upper "$WORK/up-lost-oi" --prefetch none || exit 1
+check "with object-info: reading the lost blob fails with EIO" sh -c "cat '$M/lost.txt' 2>&1 >/dev/null | grep -q 'Input/output error'"
+check "with object-info: one log line names the path and the object" sh -c "grep 'has no size for this blob' '$WORK/lost-oi.log' | grep 'lost.txt' | grep -q '$LOST_BLOB'"
+expect_eq "with object-info: other files still read" "three" "$(cat "$M/version.txt")"
+unmount_scorpio "$M"
+finish
