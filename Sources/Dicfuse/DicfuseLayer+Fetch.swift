@@ -400,27 +400,10 @@ extension DicfuseLayer {
         }
     }
 
-    /// Retries transient failures (connection refused or reset) twice, after 0.2 s and
-    /// 1 s; server answers (ERR, missing capabilities, bad packs) are final at once.
+    /// RemoteRetry.run, on a thread that may now wait for the git server.
     func withRetries<T>(_ body: () throws(RemoteError) -> T) throws(RemoteError) -> T {
         BlockingHint.willBlock()  // every call here talks to the git server
-        var delay: UInt32 = 200_000
-        var attempt = 0
-        while true {
-            do {
-                return try body()
-            } catch {
-                attempt += 1
-                switch error {
-                case .transport where attempt < 3:  // a timeout already waited --fetch-timeout: final
-                    logger.warning("git server unavailable, retrying: \(error)")
-                    usleep(delay)
-                    delay *= 5
-                default:
-                    throw error
-                }
-            }
-        }
+        return try RemoteRetry.run(logger: logger, body)
     }
 
     /// Fetches blobs in one request and stores them while the pack arrives (BlobIntake);

@@ -114,7 +114,10 @@ extension DicfuseLayer {
     /// first tree's blobs) and stores their size tables; returns the failure.
     private func learnSizes(_ lookups: [SizeLookup], from remote: GitRemote, path: [UInt8]) -> Errno? {
         do {
-            if try storeSizesFromObjectInfo(lookups, from: remote, isCached: { store.cachedBlobSize($0) != nil }) { return nil }
+            let answered = try withRetries { () throws(RemoteError) in
+                try storeSizesFromObjectInfo(lookups, from: remote, isCached: { store.cachedBlobSize($0) != nil })
+            }
+            if answered { return nil }
             // No object-info (neighbours are claimed only with it): the directory's own blobs.
             var seen = Set<ObjectID>()
             let blobs = lookups[0].entries.filter { $0.isBlob && seen.insert($0.id).inserted && store.cachedBlobSize($0.id) == nil }.map(\.id)

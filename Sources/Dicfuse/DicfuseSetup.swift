@@ -25,7 +25,11 @@ public enum DicfuseSetup {
             (commit, refName) = (id, ref)  // a pinned, fully cached commit: no network at all
         } else {
             do {
-                (commit, refName) = try remote.resolve(ref: ref)
+                // With a usable cached ref, an unreachable remote falls back to it at once.
+                let fallback = store.cachedRef(url: url.description, ref: key).map { store.isComplete($0) || (lazyTrees && hasRootTree($0, store)) } ?? false
+                (commit, refName) = try RemoteRetry.run(logger: logger, attempts: fallback ? 1 : RemoteRetry.attempts) {
+                    () throws(RemoteError) in try remote.resolve(ref: ref)
+                }
                 try? store.storeRef(url: url.description, ref: key, commit: commit)
             } catch let error where isConnectivity(error) {
                 guard let cached = store.cachedRef(url: url.description, ref: key),
@@ -37,7 +41,8 @@ public enum DicfuseSetup {
         if lazyTrees {
             if !hasRootTree(commit, store) {
                 do {
-                    for object in try remote.fetchCommitAndRootTree(commit) where object.type != .blob { try store.store(object) }
+                    let objects = try RemoteRetry.run(logger: logger) { () throws(RemoteError) in try remote.fetchCommitAndRootTree(commit) }
+                    for object in objects where object.type != .blob { try store.store(object) }
                 } catch let error as RemoteError {
                     throw error
                 } catch {
@@ -49,13 +54,16 @@ public enum DicfuseSetup {
             // Each tree is stored as the pack yields it (verified; a failed fetch leaves valid
             // trees behind, which the next mount skips); the commit counts as complete only at
             // the end. A tree dropped from the delta bases is read back from the store.
-            try remote.fetchTrees(of: commit, loadBase: { id in store.metadata(id).map { GitObject(type: .tree, data: $0) } }) {
-                (object) throws(RemoteError) in
-                guard object.type != .blob else { return }
-                do {
-                    try store.store(object)
-                } catch {
-                    throw cacheWriteError(store, error)
+            // A retry fetches the whole pack again; the trees stored so far are only rewritten.
+            try RemoteRetry.run(logger: logger) { () throws(RemoteError) in
+                try remote.fetchTrees(of: commit, loadBase: { id in store.metadata(id).map { GitObject(type: .tree, data: $0) } }) {
+                    (object) throws(RemoteError) in
+                    guard object.type != .blob else { return }
+                    do {
+                        try store.store(object)
+                    } catch {
+                        throw cacheWriteError(store, error)
+                    }
                 }
             }
             do {

@@ -16,6 +16,19 @@ enum HTTPSRequest {
         var code: Int32
         var status: Int
         var message: String
+
+        /// libcurl's failure as a RemoteError: a timeout is final (it waited --fetch-timeout
+        /// already), a failed or broken connection is retried (RemoteRetry), and anything else
+        /// (certificates, TLS, a bad URL) is final, since the next try would fail the same way.
+        func error(_ location: HTTPLocation) -> RemoteError {
+            let text = "\(location.host):\(location.port): \(message)"
+            switch code {
+            case 28: return .timedOut(text)  // CURLE_OPERATION_TIMEDOUT
+            // COULDNT_RESOLVE_HOST, COULDNT_CONNECT, PARTIAL_FILE, GOT_NOTHING, SEND_ERROR, RECV_ERROR
+            case 6, 7, 18, 52, 55, 56: return .transport(text)
+            default: return .configuration(text)
+            }
+        }
     }
 
     /// A streamed transfer's outcome, set by its thread when it ends.
@@ -28,7 +41,7 @@ enum HTTPSRequest {
         let outcome = run(location, path: path, body: body, timeout: timeout, bodySocket: -1) { pointer, length in
             payload = pointer.map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
         }
-        guard outcome.code == 0 else { throw .transport("\(location.host):\(location.port): \(outcome.message)") }
+        guard outcome.code == 0 else { throw outcome.error(location) }
         return (outcome.status, payload)
     }
 
@@ -137,7 +150,7 @@ final class HTTPSBodyStream: ResponseBody {
                 return error
             }
         }
-        if outcome.code != 0, endedByItself || complete { return .transport("\(location.host):\(location.port): \(outcome.message)") }
+        if outcome.code != 0, endedByItself || complete { return outcome.error(location) }
         return nil
     }
 

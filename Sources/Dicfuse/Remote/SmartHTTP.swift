@@ -117,6 +117,7 @@ enum SmartHTTP {
         switch status {
         case 200: return
         case 401, 403: throw .server("HTTP \(status): authentication required or refused (set SCORPIO_HTTP_TOKEN, or SCORPIO_HTTP_USER and SCORPIO_HTTP_PASSWORD, or an entry in the credentials file)")
+        case 429, 502, 503, 504: throw .transport("HTTP \(status) for \(method) \(location.path)\(path) (the server asks to come back later)")
         case 404: throw .server("HTTP 404: no repository at \(location.path) (is git http-backend serving it with GIT_HTTP_EXPORT_ALL?)")
         default: throw .server("HTTP \(status) for \(method) \(location.path)\(path)")
         }

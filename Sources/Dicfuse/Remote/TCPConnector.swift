@@ -15,6 +15,7 @@ enum TCPConnector {
         }
         defer { freeaddrinfo(result) }
         var lastError = "no address"
+        var timedOut = false
         var current: UnsafeMutablePointer<addrinfo>? = first
         while let info = current {
             current = info.pointee.ai_next
@@ -32,7 +33,8 @@ enum TCPConnector {
                     connected = error == 0
                     if !connected { lastError = String(cString: strerror(error)) }
                 } else {
-                    lastError = "connection timed out"
+                    lastError = "no answer to connect within \(timeout) s"
+                    timedOut = true
                 }
             } else if !connected {
                 lastError = String(cString: strerror(Glibc.errno))
@@ -45,6 +47,8 @@ enum TCPConnector {
             }
             close(fd)
         }
+        // A timeout waited long enough already: retrying it would triple the wait for EIO.
+        if timedOut { throw .timedOut("\(host):\(port): \(lastError)") }
         throw .transport("\(host):\(port): \(lastError)")
     }
 }

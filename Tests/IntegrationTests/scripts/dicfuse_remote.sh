@@ -428,5 +428,24 @@ check "stalled server: both interrupted waits are logged, the fetches go on" \
     sh -c "grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q f9.txt && grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q small.txt"
 check "stalled server: the mount answers after the interrupts" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
 kill "$STALLED_PID" 2>/dev/null; wait "$STALLED_PID" 2>/dev/null
+# The server comes back: the same mount reads what failed before.
+start_git_daemon() {
+    git daemon --verbose --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >>"$WORK/gitd.log" 2>&1 &
+    GITD=$!
+    PIDS+=("$GITD")
+}
+start_git_daemon
+for _ in $(seq 50); do git ls-remote "git://127.0.0.1:$PORT/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_eq "server back: the file that failed reads now" "file 7" "$(cat "$M/dir/f7.txt" 2>&1)"
+unmount_scorpio "$M"
+# A server that is down when the mount starts and up 0.4 s later: the retries (0.2 s, then 1 s
+# later) reach it.
+kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
+( sleep 0.4; exec git daemon --reuseaddr --export-all --listen=127.0.0.1 --port=$PORT --base-path="$WORK/served" "$WORK/served" >>"$WORK/gitd.log" 2>&1 ) &
+PIDS+=("$!")
+check "a mount started while the server is briefly down retries and succeeds" \
+    mount_scorpio "$M" "$WORK/retry.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-retry" --upper "$WORK/up-retry"
+check "the retry is logged" grep -q "git server unavailable, retrying" "$WORK/retry.log"
+expect_eq "after the retry the mount reads" "plain file" "$(cat "$M/plain.txt" 2>&1)"
 unmount_scorpio "$M"
 finish
