@@ -110,9 +110,12 @@ public final class DicfuseLayer: ReadableLayer {
     /// missing trees of the other subdirectories of `parent` (the tree that holds it).
     func tree(_ id: ObjectID, siblingsIn parent: ObjectID? = nil) throws(Errno) -> [TreeEntry] {
         if let known = try knownTree(id) { return known }
-        guard lazyTrees else {
+        guard lazyTrees || remote != nil else {
             logger.error("tree missing from the cache", metadata: ["object": "\(id.hex)"])
             throw .ioError
+        }
+        if !lazyTrees {  // an eager mount's tree lost to a damaged cache file: fetched again
+            logger.warning("tree missing from the cache; fetching it", metadata: ["object": "\(id.hex)"])
         }
         let siblings = parent.flatMap { (try? knownTree($0)) ?? nil } ?? []
         try fetchTreeOnce(id, siblings: siblings)

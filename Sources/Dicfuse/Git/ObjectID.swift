@@ -18,6 +18,9 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
         return word
     }
 
+    /// The empty blob's id, the only blob whose content file is empty.
+    public static let emptyBlob = ObjectID(hex: "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")!
+
     /// Wraps 20 raw bytes; nil for any other length.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 20 else { return nil }

@@ -6,7 +6,10 @@
 //   refs/<url hash>/<ref> the commit a ref named when it was last resolved
 //   tmp/                  files being written; renamed into place only when complete
 // No file appears under its real name before it is complete, so a killed daemon leaves no
-// torn or zero-byte object, and the next start uses the cache as is. Objects are written as
+// torn or zero-byte object, and the next start uses the cache as is. Files are not fsynced
+// (a cold read writes tens of thousands): after a power loss a file may be empty or torn, so
+// commits and trees are checked against their id when read, and an empty blob file that is
+// not the empty blob is dropped; either is then fetched again. Objects are written as
 // anonymous files (O_TMPFILE) in their fanout directory and linked when complete: one
 // directory update instead of a create and a rename. Everything else, and objects where the
 // filesystem has no O_TMPFILE, is written to tmp/ and renamed.
@@ -43,6 +46,18 @@ public final class ObjectStore: Sendable {
             throw error
         }
         self.blobs = blobs
+        Self.removeOrphanedTemporaries(in: root + "/tmp")
+    }
+
+    /// tmp/ files are named "<pid>-<random>"; those of processes that are gone were left by a
+    /// killed writer (files of live daemons sharing the cache are left alone).
+    private static func removeOrphanedTemporaries(in directory: String) {
+        guard let names = try? FileDescriptor(rawValue: AT_FDCWD_VALUE).listDirectory(at: Array(directory.utf8)) else { return }
+        for name in names.map(\.name) {
+            guard let pid = Int32(String(decoding: name.prefix { $0 != UInt8(ascii: "-") }, as: UTF8.self)), pid > 0,
+                  kill(pid, 0) != 0, Glibc.errno == ESRCH else { continue }
+            unlink(directory + "/" + String(decoding: name, as: UTF8.self))
+        }
     }
 
     deinit {
@@ -65,7 +80,13 @@ public final class ObjectStore: Sendable {
 
     /// Opens a cached blob's content file; `.noSuchFileOrDirectory` when it is not cached.
     public func openBlob(_ id: ObjectID) throws(Errno) -> FileDescriptor {
-        try blobs.open(at: Self.relativePath(id), flags: O_RDONLY_VALUE)
+        let fd = try blobs.open(at: Self.relativePath(id), flags: O_RDONLY_VALUE)
+        if id != ObjectID.emptyBlob, (try? fd.stat())?.size == 0 {
+            fd.closeQuietly()
+            removeBlob(id)  // emptied by a power loss (see the header)
+            throw .noSuchFileOrDirectory
+        }
+        return fd
     }
 
     /// Sets a cached blob's access time (the LRU clock of `cache gc`) to now when it is older
@@ -78,11 +99,23 @@ public final class ObjectStore: Sendable {
 
     /// Size of a cached blob, nil when it is not cached.
     public func cachedBlobSize(_ id: ObjectID) -> UInt64? {
-        (try? blobs.stat(at: Self.relativePath(id)))?.size
+        guard let size = (try? blobs.stat(at: Self.relativePath(id)))?.size else { return nil }
+        if size == 0 && id != ObjectID.emptyBlob {
+            removeBlob(id)  // emptied by a power loss (see the header)
+            return nil
+        }
+        return size
     }
 
-    /// Raw content of a stored commit or tree.
-    public func metadata(_ id: ObjectID) -> [UInt8]? { readFile(Self.relativePath(id), in: objects) }
+    /// Raw content of a stored commit or tree, checked against its id: a damaged file (see the
+    /// header) is removed and reads as missing.
+    public func metadata(_ id: ObjectID) -> [UInt8]? {
+        guard let data = readFile(Self.relativePath(id), in: objects) else { return nil }
+        if ObjectHasher.id(type: .tree, data: data) == id || ObjectHasher.id(type: .commit, data: data) == id
+            || ObjectHasher.id(type: .tag, data: data) == id { return data }
+        try? objects.remove(at: Self.relativePath(id), directory: false)
+        return nil
+    }
 
     /// Whether a commit or tree is stored, without reading it.
     public func hasMetadata(_ id: ObjectID) -> Bool { (try? objects.stat(at: Self.relativePath(id))) != nil }

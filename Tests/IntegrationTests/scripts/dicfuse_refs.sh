@@ -98,4 +98,14 @@ check "with object-info: reading the lost blob fails with EIO" sh -c "cat '$M/lo
 check "with object-info: one log line names the path and the object" sh -c "grep 'has no size for this blob' '$WORK/lost-oi.log' | grep 'lost.txt' | grep -q '$LOST_BLOB'"
 expect_eq "with object-info: other files still read" "three" "$(cat "$M/version.txt")"
 unmount_scorpio "$M"
+
+# What a power loss can leave in the cache: an emptied tree and an emptied blob, under a
+# commit marked complete. The remount fetches both again (and says so).
+SIZED_TREE=$(git -C "$SERVED" rev-parse main:sized) VERSION_BLOB=$(git -C "$SERVED" rev-parse main:version.txt)
+truncate -s 0 "$WORK/cache/objects/${SIZED_TREE:0:2}/${SIZED_TREE:2}" "$WORK/cache/blobs/${VERSION_BLOB:0:2}/${VERSION_BLOB:2}"
+mount_scorpio "$M" "$WORK/damaged.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache" --upper "$WORK/up-damaged" || exit 1
+expect_eq "an emptied tree of a complete commit is fetched again" "f1 f2 f3 f4 f5" "$(ls "$M/sized" | tr '\n' ' ' | sed 's/ $//')"
+check "... and the log says so" grep -q "tree missing from the cache; fetching it" "$WORK/damaged.log"
+expect_eq "an emptied blob is fetched again, not served empty" "three" "$(cat "$M/version.txt")"
+unmount_scorpio "$M"
 finish
