@@ -190,8 +190,10 @@ func quietLogger() -> Logger {
 // MARK: - Stub filesystem and registrar
 
 /// A filesystem with no files: every lookup-like call fails with ENOENT; releases and forgets do
-/// nothing; the optional operations keep their ENOSYS defaults.
-final class NullFileSystem: FileSystem {
+/// nothing; the optional operations keep their ENOSYS defaults. Not final: CannedFileSystem
+/// answers some calls with fixed data (a class, since the dispatcher's type is fixed here).
+/// @unchecked Sendable: neither class has stored state, so there is nothing to share unsafely.
+class NullFileSystem: FileSystem, @unchecked Sendable {
     func lookup(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8]) throws(Errno) -> Entry { throw .noSuchFileOrDirectory }
     func forget(_ inode: InodeNumber, count: UInt64) {}
     func getAttributes(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID?) throws(Errno) -> Attributes { throw .noSuchFileOrDirectory }
@@ -214,6 +216,9 @@ final class NullFileSystem: FileSystem {
                        emit: (DirectoryEntry) -> Bool) throws(Errno) { throw .noSuchFileOrDirectory }
     func releaseDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) {}
     func statistics(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> StatFS { throw .noSuchFileOrDirectory }
+    // Declared here (with the protocol's ENOSYS) so that a subclass's override is the witness.
+    func listExtendedAttributes(_ ctx: RequestContext, inode: InodeNumber, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int { throw .noFunction }
+    func seek(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, whence: UInt32) throws(Errno) -> UInt64 { throw .noFunction }
 }
 
 /// A passthrough registrar that hands out backing id 1 and forgets closes.
@@ -254,8 +259,8 @@ final class DispatchHarness {
     private let replyBuffer: UnsafeMutableRawBufferPointer
 
     init(configuration: InitConfiguration = InitConfiguration(),
-         registrar: (any BackingFileRegistrar)? = StubRegistrar()) {
-        dispatcher = Dispatcher(fileSystem: NullFileSystem(), configuration: configuration, registrar: registrar,
+         registrar: (any BackingFileRegistrar)? = StubRegistrar(), fileSystem: NullFileSystem = NullFileSystem()) {
+        dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: registrar,
                                 logger: quietLogger())
         replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
     }

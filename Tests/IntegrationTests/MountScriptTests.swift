@@ -17,6 +17,9 @@ struct MountScriptTests {
     @Test func passthroughKeepsReadsAndWritesOutOfTheDaemon() throws { try runScript("passthrough.sh") }
     @Test func smallLowerFilesAreStoredInThePageCacheAtOpen() throws { try runScript("page_cache_prefill.sh") }
     @Test func fsyncedDataSurvivesDaemonKill() throws { try runScript("crash_recovery.sh") }
+    /// With the kernel caching writes, only fsync sends them to the daemon: the case where an
+    /// acknowledged fsync that did not reach UPPER would lose data.
+    @Test func fsyncedDataSurvivesDaemonKillWithWritebackCache() throws { try runScript("crash_recovery.sh", arguments: ["--writeback-cache"]) }
     @Test func fsyncedDataSurvivesDaemonKillWithoutOpen() throws { try runScript("crash_recovery.sh", arguments: ["--no-open"]) }
     @Test func commandLineErrorsAndDaemonLifecycle() throws { try runScript("cli_errors.sh") }
     @Test func dicfuseServesACommitLazilyFromGitServers() throws { try runScript("dicfuse_remote.sh") }

@@ -63,6 +63,16 @@ git -C "$SERVED" symbolic-ref HEAD refs/heads/main
 check "a missing ref is refused in one line listing what there is" sh -c "! '$BIN' --mount '$M' --repo '$URL' --ref nosuch --cache '$WORK/cache' --upper '$WORK/upx' 2>'$WORK/noref.err'; grep -q 'no branch, tag or ref named nosuch' '$WORK/noref.err' && grep -q 'feature' '$WORK/noref.err' && test \$(wc -l < '$WORK/noref.err') -eq 1"
 check "the mount of v2.0 fetched the tag's commit, not the tag object" test -f "$WORK/cache/objects/${TWO:0:2}/${TWO:2}"
 
+# Eight programs reading one uncached file at once: one request for its blob.
+mount_scorpio "$M" "$WORK/concurrent.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-concurrent" --upper "$WORK/up-concurrent" --prefetch none || exit 1
+stat "$M/sized/f4" > /dev/null  # sizes first (object-info), so the reads race for the blob only
+readers=()
+for i in $(seq 8); do cat "$M/sized/f4" > "$WORK/concurrent.$i" & readers+=($!); done
+wait "${readers[@]}"
+check "every concurrent reader got the content" sh -c "for i in \$(seq 8); do cmp -s '$WORK/concurrent.'\$i '$WORK/src/sized/f4' || exit 1; done"
+expect_eq "concurrent misses of one blob made one request" "1 1" "$(grep -c 'fetched blobs' "$WORK/concurrent.log") $(grep 'fetched blobs' "$WORK/concurrent.log" | grep -o 'count=[0-9]*' | cut -d= -f2)"
+unmount_scorpio "$M"
+
 # git http-backend without object-info: a CGI wrapper drops it from the advertisement.
 cat > "$WORK/no-object-info.cgi" <<'CGI'
 #!/bin/sh
