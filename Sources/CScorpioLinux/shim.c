@@ -10,6 +10,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -27,6 +29,23 @@ int scorpio_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(f
 
 int scorpio_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int scorpio_open_directory_beneath(int dirfd, const char *path) {
+    // struct open_how and the RESOLVE_* values from include/uapi/linux/openat2.h (Linux 5.6+),
+    // spelled out: Debian 12's headers have them, but not every libc exposes them.
+    struct { uint64_t flags, mode, resolve; } how = {
+        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+        .mode = 0,
+        .resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* RESOLVE_NO_SYMLINKS */ | 0x02 /* RESOLVE_NO_MAGICLINKS */,
+    };
+    return (int)syscall(437 /* SYS_openat2 */, dirfd, path, &how, sizeof how);
+}
+
+int scorpio_fchmodat_nofollow(int dirfd, const char *path, unsigned int mode) {
+    long result = syscall(452 /* SYS_fchmodat2 */, dirfd, path, mode, AT_SYMLINK_NOFOLLOW);
+    if (result == -1 && errno == ENOSYS) return fchmodat(dirfd, path, mode, AT_SYMLINK_NOFOLLOW);
+    return (int)result;
 }
 
 ssize_t scorpio_pread_nowait(int fd, void *buf, size_t len, int64_t offset) {

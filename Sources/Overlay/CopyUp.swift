@@ -99,7 +99,7 @@ extension OverlayFileSystem {
     /// The order matters: chown clears setuid bits, so mode comes after it, and times last.
     private func copyMetadata(to path: [UInt8], from source: any ReadableLayer, stat: FileStat) throws(Errno) {
         if runningAsRoot { try upper.root.changeOwner(at: path, uid: stat.uid, gid: stat.gid) }
-        try copyAttributes(to: .path(upper.root.procPath(path)), from: source, path: path)
+        try upper.root.withProcPath(path) { (procPath) throws(Errno) in try copyAttributes(to: .path(procPath), from: source, path: path) }
         if stat.fileType != .symlink { try upper.root.changeMode(at: path, to: stat.permissions) }
         try upper.root.setTimes(at: path, access: .time(stat.accessTime), modification: .time(stat.modificationTime))
     }

@@ -90,10 +90,10 @@ public final class HostDirectoryLayer: ReadableLayer {
         try root.open(at: Self.relative(path), flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
     }
     public func extendedAttributeNames(_ path: [UInt8]) throws(Errno) -> [[UInt8]] {
-        try ExtendedAttributes.names(path: root.procPath(path))
+        try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.names(path: procPath) }
     }
     public func extendedAttribute(_ path: [UInt8], name: [UInt8]) throws(Errno) -> [UInt8]? {
-        try ExtendedAttributes.value(path: root.procPath(path), name: name)
+        try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.value(path: procPath, name: name) }
     }
     public func statistics() throws(Errno) -> FileSystemStatistics { try root.fileSystemStatistics() }
 }

@@ -13,7 +13,7 @@ extension OverlayFileSystem {
         if OverlayFormat.isPrivateAttribute(name) { throw .noData }
         let (node, path) = try locate(inode)
         if node.layer == 0 {
-            return try ExtendedAttributes.get(path: upper.root.procPath(path), name: name, into: buffer)
+            return try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.get(path: procPath, name: name, into: buffer) }
         }
         guard let value = try layer(node.layer).extendedAttribute(path, name: name) else { throw .noData }
         if buffer.count == 0 { return value.count }
@@ -43,13 +43,13 @@ extension OverlayFileSystem {
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
         let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
-        try ExtendedAttributes.set(path: upper.root.procPath(path), name: name, value: value, flags: Int32(bitPattern: flags))
+        try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: name, value: value, flags: Int32(bitPattern: flags)) }
     }
 
     public func removeExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8]) throws(Errno) {
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
         let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
-        try ExtendedAttributes.remove(path: upper.root.procPath(path), name: name)
+        try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.remove(path: procPath, name: name) }
     }
 }

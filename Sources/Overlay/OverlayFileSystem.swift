@@ -60,7 +60,11 @@ public final class OverlayFileSystem: FileSystem {
                         isDirectory: true, reportedInode: rootStat.inode, lowerSize: 0,
                         key: HostKey(layer: 0, device: rootStat.device, inode: rootStat.inode), backing: nil)
         self.state = Mutex(OverlayState(table: InodeTable(root: root)))
+        // Users shape the upper through the mount: its paths never follow a symlink (ConfinedRoots).
+        upper.root.confine()
     }
+
+    deinit { upper.root.releaseConfinement() }
 
     /// Number of nodes the kernel currently holds references to (for benchmarks and tests).
     public var liveNodeCount: Int { state.withLock { $0.table.count } }

@@ -62,7 +62,7 @@ extension HostDirectoryLayer {
         var value = inode.littleEndian
         _ = try? typedErrno {
             try withUnsafeBytes(of: &value) { bytes in
-                try ExtendedAttributes.set(path: root.procPath(path), name: OverlayFormat.writableOriginName, value: bytes, flags: 0)
+                try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: OverlayFormat.writableOriginName, value: bytes, flags: 0) }
             }
         }
     }
@@ -72,7 +72,7 @@ extension HostDirectoryLayer {
         let value: [UInt8] = [UInt8(ascii: "y")]
         try typedErrno {
             try value.withUnsafeBytes { bytes in
-                try ExtendedAttributes.set(path: root.procPath(path), name: OverlayFormat.writableOpaqueName, value: bytes, flags: 0)
+                try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: OverlayFormat.writableOpaqueName, value: bytes, flags: 0) }
             }
         }
     }

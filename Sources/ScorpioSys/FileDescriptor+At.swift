@@ -31,6 +31,7 @@ extension FileDescriptor {
     public func stat(at path: [UInt8], followSymlinks: Bool = false) throws(Errno) -> FileStat {
         var st = Glibc.stat()
         let flags = (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW) | (path.isEmpty ? atEmptyPath : 0)
+        // Not confined (ConfinedRoots): a stat reads metadata only, and lookups stat every name.
         try withCPath(path) { (p) throws(Errno) in try retryingVoid { fstatat(rawValue, p, &st, flags) } }
         return FileStat(st)
     }
@@ -44,35 +45,43 @@ extension FileDescriptor {
 
     /// openat(2) with O_CLOEXEC always added. Returns the new descriptor; the caller closes it.
     public func open(at path: [UInt8], flags: Int32, mode: UInt32 = 0) throws(Errno) -> FileDescriptor {
-        let fd = try withCPath(path) { (p) throws(Errno) in
-            try retrying { openat(rawValue, p, flags | O_CLOEXEC, mode_t(mode)) }
+        let fd = try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retrying { openat(dir, p, flags | O_CLOEXEC, mode_t(mode)) } }
         }
         return FileDescriptor(rawValue: fd)
     }
 
     /// mkdirat(2).
     public func makeDirectory(at path: [UInt8], mode: UInt32) throws(Errno) {
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { mkdirat(rawValue, p, mode_t(mode)) } }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { mkdirat(dir, p, mode_t(mode)) } }
+        }
     }
 
     /// mknodat(2).
     public func makeNode(at path: [UInt8], mode: UInt32, device: UInt64) throws(Errno) {
-        try withCPath(path) { (p) throws(Errno) in
-            try retryingVoid { mknodat(rawValue, p, mode_t(mode), dev_t(device)) }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { mknodat(dir, p, mode_t(mode), dev_t(device)) } }
         }
     }
 
     /// symlinkat(2): creates `path` pointing at `target`.
     public func makeSymlink(at path: [UInt8], target: [UInt8]) throws(Errno) {
-        try withCPath(target) { (t) throws(Errno) in
-            try withCPath(path) { (p) throws(Errno) in try retryingVoid { symlinkat(t, rawValue, p) } }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(target) { (t) throws(Errno) in
+                try withCPath(name) { (p) throws(Errno) in try retryingVoid { symlinkat(t, dir, p) } }
+            }
         }
     }
 
     /// linkat(2) within this directory tree; never follows a final symlink.
     public func link(from oldPath: [UInt8], to newPath: [UInt8]) throws(Errno) {
-        try withCPath(oldPath) { (o) throws(Errno) in
-            try withCPath(newPath) { (n) throws(Errno) in try retryingVoid { linkat(rawValue, o, rawValue, n, 0) } }
+        try beneath(oldPath) { (oldDir, oldName) throws(Errno) in
+            try beneath(newPath) { (newDir, newName) throws(Errno) in
+                try withCPath(oldName) { (o) throws(Errno) in
+                    try withCPath(newName) { (n) throws(Errno) in try retryingVoid { linkat(oldDir, o, newDir, n, 0) } }
+                }
+            }
         }
     }
 
@@ -80,8 +89,12 @@ extension FileDescriptor {
     /// CAP_DAC_READ_SEARCH (root), else through /proc/self/fd, which needs no capability but
     /// costs a path walk through procfs (4% of the daemon's CPU in a cold Dicfuse read).
     public func linkAnonymous(_ file: FileDescriptor, to newPath: [UInt8]) throws(Errno) {
+        try beneath(newPath) { (dir, name) throws(Errno) in try linkAnonymous(file, into: dir, name: name) }
+    }
+
+    private func linkAnonymous(_ file: FileDescriptor, into directory: Int32, name newPath: [UInt8]) throws(Errno) {
         if emptyPathLinks.load(ordering: .relaxed) {
-            let linked = try withCPath(newPath) { n in linkat(file.rawValue, "", rawValue, n, atEmptyPath) }
+            let linked = try withCPath(newPath) { n in linkat(file.rawValue, "", directory, n, atEmptyPath) }
             if linked == 0 { return }
             guard errno == ENOENT else { throw Errno(rawValue: errno) }
             // ENOENT: no capability (or no directory, which the fallback reports the same way).
@@ -90,23 +103,27 @@ extension FileDescriptor {
         let procPath = Array("/proc/self/fd/\(file.rawValue)".utf8)
         try withCPath(procPath) { (o) throws(Errno) in
             try withCPath(newPath) { (n) throws(Errno) in
-                try retryingVoid { linkat(AT_FDCWD, o, rawValue, n, AT_SYMLINK_FOLLOW) }
+                try retryingVoid { linkat(AT_FDCWD, o, directory, n, AT_SYMLINK_FOLLOW) }
             }
         }
     }
 
     /// unlinkat(2); `directory: true` is AT_REMOVEDIR.
     public func remove(at path: [UInt8], directory: Bool) throws(Errno) {
-        try withCPath(path) { (p) throws(Errno) in
-            try retryingVoid { unlinkat(rawValue, p, directory ? AT_REMOVEDIR : 0) }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { unlinkat(dir, p, directory ? AT_REMOVEDIR : 0) } }
         }
     }
 
     /// renameat2(2) within this directory tree.
     public func rename(from oldPath: [UInt8], to newPath: [UInt8], flags: RenameFlags = []) throws(Errno) {
-        try withCPath(oldPath) { (o) throws(Errno) in
-            try withCPath(newPath) { (n) throws(Errno) in
-                try retryingVoid { scorpio_renameat2(rawValue, o, rawValue, n, flags.rawValue) }
+        try beneath(oldPath) { (oldDir, oldName) throws(Errno) in
+            try beneath(newPath) { (newDir, newName) throws(Errno) in
+                try withCPath(oldName) { (o) throws(Errno) in
+                    try withCPath(newName) { (n) throws(Errno) in
+                        try retryingVoid { scorpio_renameat2(oldDir, o, newDir, n, flags.rawValue) }
+                    }
+                }
             }
         }
     }
@@ -114,10 +131,12 @@ extension FileDescriptor {
     /// readlinkat(2); returns the raw target bytes.
     public func readLink(at path: [UInt8]) throws(Errno) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = try withCPath(path) { (p) throws(Errno) in
-            try typedErrno {
-                try buffer.withUnsafeMutableBytes { raw in
-                    try retrying { readlinkat(rawValue, p, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count) }
+        let count = try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in
+                try typedErrno {
+                    try buffer.withUnsafeMutableBytes { raw in
+                        try retrying { readlinkat(dir, p, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count) }
+                    }
                 }
             }
         }
@@ -132,13 +151,17 @@ extension FileDescriptor {
             try retryingVoid { fchmod(rawValue, mode_t(mode)) }
             return
         }
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchmodat(rawValue, p, mode_t(mode), AT_SYMLINK_NOFOLLOW) } }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { scorpio_fchmodat_nofollow(dir, p, UInt32(mode)) } }
+        }
     }
 
     /// fchownat(2) with AT_SYMLINK_NOFOLLOW; UInt32.max leaves a field unchanged (as -1 does).
     public func changeOwner(at path: [UInt8], uid: UInt32, gid: UInt32) throws(Errno) {
         let flags = AT_SYMLINK_NOFOLLOW | (path.isEmpty ? atEmptyPath : 0)
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fchownat(rawValue, p, uid, gid, flags) } }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { fchownat(dir, p, uid, gid, flags) } }
+        }
     }
 
     /// utimensat(2) with AT_SYMLINK_NOFOLLOW. nil leaves a time unchanged (UTIME_OMIT);
@@ -146,17 +169,23 @@ extension FileDescriptor {
     public func setTimes(at path: [UInt8], access: TimeUpdate, modification: TimeUpdate) throws(Errno) {
         var times = [access.timespecValue, modification.timespecValue]
         let flags = AT_SYMLINK_NOFOLLOW | (path.isEmpty ? atEmptyPath : 0)
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { utimensat(rawValue, p, &times, flags) } }
+        try beneath(path) { (dir, name) throws(Errno) in
+            try withCPath(name) { (p) throws(Errno) in try retryingVoid { utimensat(dir, p, &times, flags) } }
+        }
     }
 
-    /// The path /proc/self/fd/N/<path>, for calls that have no *at form (the l*xattr family).
-    public func procPath(_ path: [UInt8]) -> [UInt8] {
-        var result = Array("/proc/self/fd/\(rawValue)".utf8)
-        if !path.isEmpty {
-            result.append(UInt8(ascii: "/"))
-            result.append(contentsOf: path)
+    /// Runs `body` with the path /proc/self/fd/N/<name> for `path`, for calls that have no *at
+    /// form (the l*xattr family); N is this directory or, beneath a confined root, the parent
+    /// (ConfinedRoots), held open meanwhile.
+    public func withProcPath<R>(_ path: [UInt8], _ body: ([UInt8]) throws(Errno) -> R) throws(Errno) -> R {
+        try beneath(path) { (dir, name) throws(Errno) in
+            var result = Array("/proc/self/fd/\(dir)".utf8)
+            if !name.isEmpty {
+                result.append(UInt8(ascii: "/"))
+                result.append(contentsOf: name)
+            }
+            return try body(result)
         }
-        return result
     }
 }
 

@@ -13,6 +13,13 @@
 int scorpio_ioctl_ptr(int fd, unsigned long request, void *arg);
 /// renameat2(2); flags are RENAME_NOREPLACE (1), RENAME_EXCHANGE (2), RENAME_WHITEOUT (4).
 int scorpio_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+/// openat2(2) of a directory as O_PATH, resolved beneath dirfd without following any symlink
+/// (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS); returns the fd or -1.
+int scorpio_open_directory_beneath(int dirfd, const char *path);
+/// fchmodat2(2) (Linux 6.6+) with AT_SYMLINK_NOFOLLOW: one syscall, where glibc's fchmodat
+/// emulates the flag with an O_PATH open and a chmod through /proc. Falls back to that
+/// emulation on older kernels (ENOSYS).
+int scorpio_fchmodat_nofollow(int dirfd, const char *path, unsigned int mode);
 /// copy_file_range(2).
 ssize_t scorpio_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
 /// preadv2(2) of one buffer with RWF_NOWAIT: fails with EAGAIN instead of waiting for the disk.
