@@ -57,10 +57,23 @@ final class FetchWaiter: InterruptibleWait {
         state.broadcast()
     }
 
-    /// Runs `work` on a thread of its own, then `finish`es with its outcome. Runs it on the
-    /// calling thread if no thread can be started.
+    /// At most this many fetches run at once; more wait for a turn. FUSE workers bound the
+    /// fetches they start, but a request interrupted while waiting frees its worker and leaves
+    /// its fetch running: against a stalled server, readers that keep getting signals would
+    /// otherwise open connection after connection.
+    static let parallelLimit = 8
+    private static let running = ConditionLock(0)
+
+    /// Runs `work` on a thread of its own (once fewer than `parallelLimit` fetches run), then
+    /// `finish`es with its outcome. Runs it on the calling thread if no thread can be started.
     func run(_ work: @escaping @Sendable () -> Errno?) {
-        let body: @Sendable () -> Void = { [self] in finish(work()) }
+        let body: @Sendable () -> Void = { [self] in
+            Self.running.wait(until: { $0 < Self.parallelLimit }) { $0 += 1 }
+            let outcome = work()
+            Self.running.withLock { $0 -= 1 }
+            Self.running.signal()
+            finish(outcome)
+        }
         if let thread = try? KernelThread.start(body) {
             thread.detach()
         } else {
