@@ -89,11 +89,18 @@ public struct FUSEMount: Sendable {
         if options.defaultPermissions { opts += ",default_permissions" }
         // fusermount3 refuses allow_other unless the administrator enabled user_allow_other.
         if options.allowOther && userAllowOtherEnabled() { opts += ",allow_other" }
+        // Its complaint goes into our one-line error rather than onto the terminal.
+        let messages: (read: FileDescriptor, write: FileDescriptor)
+        do { messages = try makePipe() } catch {
+            throw MountSetupError(step: "pipe", errno: error, detail: "")
+        }
+        defer { messages.read.closeQuietly() }
         let child: ChildProcess
         do {
+            defer { messages.write.closeQuietly() }
             child = try ChildProcess.spawn(["fusermount3", "-o", opts, "--", mountPoint],
                                            environment: currentEnvironment() + ["_FUSE_COMMFD=3"],
-                                           passing: FileDescriptor(rawValue: pair[1]), as: 3)
+                                           descriptors: [(FileDescriptor(rawValue: pair[1]), 3), (messages.write, 2)])
         } catch {
             throw MountSetupError(step: "run fusermount3", errno: error, detail: "is the fuse3 package installed?")
         }
@@ -101,7 +108,13 @@ public struct FUSEMount: Sendable {
         let fd = scorpio_recv_fd(pair[0])
         let status = (try? child.wait()) ?? -1
         guard fd >= 0 else {
-            throw MountSetupError(step: "fusermount3", errno: nil, detail: "it exited with status \(status) without a mount")
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            let count = buffer.withUnsafeMutableBytes { read(messages.read.rawValue, $0.baseAddress, $0.count) }
+            let said = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+                .split(whereSeparator: \.isNewline).joined(separator: "; ")
+            // A refusal of the setuid helper is a matter of permission (exit status 3).
+            throw MountSetupError(step: "fusermount3", errno: .notPermitted,
+                                  detail: said.isEmpty ? "it exited with status \(status) without a mount" : said)
         }
         return FUSEMount(device: FUSEDevice(descriptor: FileDescriptor(rawValue: fd)), mountPoint: mountPoint, viaHelper: true)
     }

@@ -20,6 +20,10 @@ mkdir -p "$WORK/logs"; chown nobody:nogroup "$WORK/logs"
 cp "$BIN" "$WORK/scorpio-provider"; chmod 755 "$WORK/scorpio-provider"
 chown nobody:nogroup "$M" "$UP"
 AS_USER="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+mkdir -p "$WORK/root-only"  # root's, mode 755: fusermount3 refuses a user's mount there
+expect_eq "a mount fusermount3 refuses: exit 3, one line" "3 1" \
+    "$($AS_USER "$WORK/scorpio-provider" --mount "$WORK/root-only" --upper "$UP" --lower "$L" 2>"$WORK/refused.err" >/dev/null; echo "$? $(wc -l < "$WORK/refused.err")")"
+check "... with fusermount3's reason" grep -q "fusermount3.*mountpoint" "$WORK/refused.err"
 MOUNTS+=("$M")
 check "a normal user mounts with fusermount3" $AS_USER "$WORK/scorpio-provider" --mount "$M" --upper "$UP" --lower "$L" --log-file "$WORK/logs/user.log"
 check "mount is owned by the user's fusermount3" grep -q " $M fuse.scorpio " /proc/mounts
