@@ -20,6 +20,11 @@ extension OverlayFileSystem {
         return (path, false)
     }
 
+    /// The mode to create an object with: as root, without setuid and setgid, which
+    /// `finishNewName` sets after the chown to the caller. A daemon killed in between then
+    /// leaves a root-owned object without them, never a root-owned setuid file.
+    func creationMode(_ mode: UInt32) -> UInt32 { runningAsRoot ? mode & ~0o6000 : mode }
+
     /// Gives a new upper object to the caller (we create as root) and registers its node.
     func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8],
                        mode: UInt32? = nil) throws(Errno) -> Entry {
@@ -41,7 +46,7 @@ extension OverlayFileSystem {
     public func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
-            try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
+            try upper.root.makeNode(at: join(directoryPath, name), mode: creationMode(mode), device: decodeDeviceFromFUSE(device))
             return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
         }
     }
@@ -50,7 +55,7 @@ extension OverlayFileSystem {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, replacedWhiteout) = try prepareNewName(parent: parent, name: name)
             let path = join(directoryPath, name)
-            try upper.root.makeDirectory(at: path, mode: mode)
+            try upper.root.makeDirectory(at: path, mode: creationMode(mode))
             if replacedWhiteout { try upper.setOpaque(path) }
             return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
         }
@@ -70,7 +75,7 @@ extension OverlayFileSystem {
             // Without OPEN (noOpen) the descriptor becomes the node's, for reads as well as writes.
             let accessFlags = options.noOpen ? (hostOpenFlags(flags) & ~O_ACCMODE_VALUE) | O_RDWR_VALUE : hostOpenFlags(flags)
             let openFlags = accessFlags | O_CREAT_VALUE | O_EXCL_VALUE
-            let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode & 0o7777)
+            let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: creationMode(mode & 0o7777))
             do throws(Errno) {
                 return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode), fd)
             } catch {

@@ -227,6 +227,13 @@ expect_eq "setgid stays when the group may not execute" "2666" "$(stat -c %a sgi
 echo data > suid-trunc && chmod 4777 suid-trunc
 setpriv --reuid=65534 --regid=65534 --clear-groups truncate -s 1 suid-trunc
 expect_eq "an unprivileged truncate clears setuid" "777" "$(stat -c %a suid-trunc)"
+check "a file created setuid and setgid keeps both bits and the caller's owner" python3 -c "
+import os
+os.umask(0)
+os.close(os.open('created-setid', os.O_CREAT | os.O_WRONLY, 0o6755))
+st = os.stat('created-setid')
+assert oct(st.st_mode & 0o7777) == '0o6755' and st.st_uid == 0, (oct(st.st_mode), st.st_uid)
+"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 
