@@ -49,6 +49,7 @@ enum Daemon {
         var byte = UInt8(ascii: "R")
         _ = write(fd, &byte, 1)
         close(fd)
+        UserOutput.release()
         let devNull = open("/dev/null", O_RDWR)
         guard devNull >= 0 else { return }
         dup2(devNull, 0)
@@ -66,6 +67,7 @@ enum Daemon {
             return
         }
         setenv("SCORPIO_LOG_TO_FILE", "1", 1)
+        UserOutput.keepCurrentStderr()  // errors and progress still go to the user's stderr
         dup2(fd, 2)
         close(fd)
     }

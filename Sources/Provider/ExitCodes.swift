@@ -1,5 +1,6 @@
 // Exit codes of scorpio-provider, documented in the README and in --help.
 import Foundation
+import ScorpioSys
 
 enum ExitStatus {
     static let success: Int32 = 0
@@ -11,9 +12,9 @@ enum ExitStatus {
     static let fuseUnavailable: Int32 = 3
 }
 
-/// Prints one line to stderr, as every user-facing error is.
+/// Prints one line to the user's stderr (UserOutput), as every user-facing error is.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("scorpio-provider: \(message)\n".utf8))
+    UserOutput.write("scorpio-provider: \(message)\n")
 }
 
 enum ProcessorCount {

@@ -1,8 +1,9 @@
 // A progress line on the user's terminal while a mount fetches the trees of a commit (the
 // only fetch long enough to wait for): objects in the pack, bytes received, rate. Written to
-// stderr only when it is a terminal, redrawn at most ten times a second, and cleared when done;
+// the user's stderr (UserOutput: also with --log-file) only when it is a terminal, redrawn at most ten times a second, and cleared when done;
 // without a terminal the caller's summary log line is all there is.
 import Glibc
+import ScorpioSys
 
 final class FetchProgress {
     let label: String
@@ -13,7 +14,7 @@ final class FetchProgress {
 
     init(label: String) {
         self.label = label
-        self.interactive = isatty(2) == 1
+        self.interactive = isatty(UserOutput.descriptor) == 1
     }
 
     /// `objects` parsed so far, of the `total` the pack's header declares (once it arrived).
@@ -29,14 +30,14 @@ final class FetchProgress {
     func finish(bytes: Int, objects: Int) {
         guard interactive else { return }
         draw(bytes: bytes, objects: "\(objects) objects, ", elapsed: monotonicSeconds() - started)
-        if drewSomething { write(2, "\n", 1) }
+        if drewSomething { UserOutput.writeToUserOnly("\n") }
     }
 
     private func draw(bytes: Int, objects: String, elapsed: Double) {
         let megabytes = Double(bytes) / 1_048_576
         let rate = elapsed > 0 ? megabytes / elapsed : 0
         let line = "\r\(label): \(objects)\(formatted(megabytes)) MiB received, \(formatted(rate)) MiB/s\u{1B}[K"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+        UserOutput.writeToUserOnly(line)
         drewSomething = true
     }
 

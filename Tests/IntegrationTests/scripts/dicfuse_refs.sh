@@ -63,6 +63,21 @@ git -C "$SERVED" symbolic-ref HEAD refs/heads/main
 check "a missing ref is refused in one line listing what there is" sh -c "! '$BIN' --mount '$M' --repo '$URL' --ref nosuch --cache '$WORK/cache' --upper '$WORK/upx' 2>'$WORK/noref.err'; grep -q 'no branch, tag or ref named nosuch' '$WORK/noref.err' && grep -q 'feature' '$WORK/noref.err' && test \$(wc -l < '$WORK/noref.err') -eq 1"
 check "the mount of v2.0 fetched the tag's commit, not the tag object" test -f "$WORK/cache/objects/${TWO:0:2}/${TWO:2}"
 
+# On a terminal (a pty made by script(1)), the mount shows its tree fetch and `prefetch` its
+# progress: objects, MiB and MiB/s. Without one, the mount prints nothing and logs a summary.
+script -qec "'$BIN' --mount '$M' --repo '$URL' --cache '$WORK/cache-tty' --upper '$WORK/up-tty' --log-file '$WORK/tty.log'" "$WORK/tty-mount.out" > /dev/null
+MOUNTS+=("$M")
+check "on a terminal the mount shows the tree fetch's objects, MiB and rate" grep -qE "[0-9]+ objects, [0-9.]+ MiB received, [0-9.]+ MiB/s" "$WORK/tty-mount.out"
+script -qec "'$BIN' prefetch '$M'" "$WORK/tty-prefetch.out" > /dev/null
+check "on a terminal prefetch shows objects, MiB and rate" grep -qE "prefetch: [0-9]+ objects, [0-9.]+ MiB in [0-9.]+ s, [0-9.]+ MiB/s" "$WORK/tty-prefetch.out"
+"$BIN" unmount "$M"
+for _ in $(seq 50); do grep -q " $M " /proc/mounts || break; sleep 0.1; done
+"$BIN" --mount "$M" --repo "$URL" --cache "$WORK/cache-notty" --upper "$WORK/up-notty" --log-file "$WORK/notty.log" 2> "$WORK/notty.err"
+expect_eq "without a terminal the mount prints nothing" "0" "$(wc -c < "$WORK/notty.err")"
+check "... and logs one summary line of the tree fetch" grep -q "fetched the trees of" "$WORK/notty.log"
+"$BIN" unmount "$M"
+for _ in $(seq 50); do grep -q " $M " /proc/mounts || break; sleep 0.1; done
+
 # Eight programs reading one uncached file at once: one request for its blob.
 mount_scorpio "$M" "$WORK/concurrent.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-concurrent" --upper "$WORK/up-concurrent" --prefetch none || exit 1
 stat "$M/sized/f4" > /dev/null  # sizes first (object-info), so the reads race for the blob only
