@@ -31,13 +31,14 @@ extension DicfuseLayer {
     }
 
     /// Fetches each blob on its own; one the server does not have gets a log line and stays
-    /// unknown (its lookup fails with EIO, the rest of its directory works).
-    private func fetchEachOf(_ ids: [ObjectID], from remote: GitRemote, path: [UInt8]) {
+    /// unknown (its lookup fails with EIO, the rest of its directory works). Any other failure
+    /// (the server gone, a timeout) ends the loop: it would repeat for every blob.
+    private func fetchEachOf(_ ids: [ObjectID], from remote: GitRemote, path: [UInt8]) throws {
         for id in ids {
             do {
                 try fetchAndStore([id], from: remote)
-            } catch {
-                logger.error("cannot fetch a blob to learn its size: \(error)",
+            } catch RemoteError.unsupported(let message) {
+                logger.error("cannot fetch a blob to learn its size: \(message)",
                              metadata: ["listing": "\(String(decoding: path, as: UTF8.self))", "object": "\(id.hex)"])
             }
         }
@@ -128,7 +129,7 @@ extension DicfuseLayer {
                 } catch RemoteError.unsupported where batch.count > 1 {
                     // The server lacks one of them (it names no object): fetch one by one, so
                     // one lost blob does not leave its whole directory without sizes.
-                    fetchEachOf(batch, from: remote, path: path)
+                    try fetchEachOf(batch, from: remote, path: path)
                 }
             }
             storeSizeTable(of: lookups[0].tree, entries: lookups[0].entries, known: [:])

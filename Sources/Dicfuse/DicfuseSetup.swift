@@ -26,13 +26,13 @@ public enum DicfuseSetup {
         } else {
             do {
                 // With a usable cached ref, an unreachable remote falls back to it at once.
-                let fallback = store.cachedRef(url: url.description, ref: key).map { store.isComplete($0) || (lazyTrees && hasRootTree($0, store)) } ?? false
+                let fallback = store.cachedRef(url: url.cacheKey, ref: key).map { store.isComplete($0) || (lazyTrees && hasRootTree($0, store)) } ?? false
                 (commit, refName) = try RemoteRetry.run(logger: logger, attempts: fallback ? 1 : RemoteRetry.attempts) {
                     () throws(RemoteError) in try remote.resolve(ref: ref)
                 }
-                try? store.storeRef(url: url.description, ref: key, commit: commit)
+                try? store.storeRef(url: url.cacheKey, ref: key, commit: commit)
             } catch let error where isConnectivity(error) {
-                guard let cached = store.cachedRef(url: url.description, ref: key),
+                guard let cached = store.cachedRef(url: url.cacheKey, ref: key),
                       store.isComplete(cached) || (lazyTrees && hasRootTree(cached, store)) else { throw error }
                 logger.warning("remote unreachable; using the cached \(key) = \(cached.hex)", metadata: ["error": "\(error)"])
                 (commit, refName) = (cached, key)

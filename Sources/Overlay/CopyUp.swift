@@ -135,7 +135,7 @@ extension OverlayFileSystem {
         var temporaryName: [UInt8]? = nil
         do {
             output = try upper.root.open(at: HostDirectoryLayer.relative(parentPath),
-                                         flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE, mode: 0o600)
+                                         flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
         } catch .notSupported {
             // No O_TMPFILE on this filesystem: a hidden temporary name, renamed into place.
             let name = join(parentPath, Array(".scorpio-copyup-\(stat.inode)".utf8))

@@ -91,7 +91,8 @@ struct InodeTable {
         }
         if let existing = byKey[key], var node = nodes[existing] {
             node.lookups += 1
-            // A hard link or a node seen again under a new name: keep the live name current.
+            // An upper hard link (a lower one has a node per name, see HostKey.link) or a node
+            // seen again under a new name: keep the live name current.
             node.layer = resolved.layer
             node.lowerDirectories = resolved.lowerDirectories
             let nameKey = NameKey(parent: parent, name: name)

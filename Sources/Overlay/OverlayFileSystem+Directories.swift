@@ -92,7 +92,7 @@ extension OverlayFileSystem {
     public func synchronizeDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {
         let (node, path) = try locateDirectory(inode)
         guard node.layer == 0 else { return }  // nothing of ours to flush in a read-only layer
-        let fd = try upper.root.open(at: HostDirectoryLayer.relative(path), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
+        let fd = try upper.root.open(at: HostDirectoryLayer.relative(path), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE | O_NOFOLLOW_VALUE)
         defer { fd.closeQuietly() }
         try fd.synchronize(dataOnly: dataOnly)
     }

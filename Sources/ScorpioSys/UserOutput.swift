@@ -20,10 +20,17 @@ public enum UserOutput {
         if copy >= 0 { saved.store(copy, ordering: .releasing) }
     }
 
-    /// Back to plain stderr (the daemon detached from the terminal).
+    /// Back to plain stderr (the daemon detached from the terminal). The saved descriptor is
+    /// pointed at /dev/null rather than closed: a thread still writing to it must not write
+    /// into whatever file would reuse its number.
     public static func release() {
         let fd = saved.exchange(-1, ordering: .acquiringAndReleasing)
-        if fd >= 0 { close(fd) }
+        guard fd >= 0 else { return }
+        let devNull = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        if devNull >= 0 {
+            dup2(devNull, fd)
+            close(devNull)
+        }
     }
 
     /// Writes `text` to the user; when logs go elsewhere, to the log as well.

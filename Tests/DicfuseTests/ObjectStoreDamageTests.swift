@@ -1,6 +1,7 @@
 // What a power loss can leave in the cache (files are not fsynced): an empty or torn commit
 // or tree file reads as missing and is removed, an empty file for a blob that is not the empty
-// blob too; temporary files of writers that are gone are swept at the next start.
+// blob too; temporary files of writers that are gone (and untouched for an hour) are swept
+// at the next start.
 import Foundation
 import Glibc
 import SystemPackage
@@ -72,11 +73,17 @@ import Testing
     @Test func temporariesOfGoneWritersAreSweptAtStart() throws {
         try withStore { _, root in
             let orphan = "\(root)/tmp/4194305-17"  // above the largest pid Linux allows
+            let recent = "\(root)/tmp/4194305-19"  // also no such pid, but written just now
             let live = "\(root)/tmp/\(getpid())-18"
             #expect(FileManager.default.createFile(atPath: orphan, contents: Data("torn".utf8)))
+            #expect(FileManager.default.createFile(atPath: recent, contents: Data("torn".utf8)))
             #expect(FileManager.default.createFile(atPath: live, contents: Data("being written".utf8)))
+            let twoHoursAgo = Date(timeIntervalSinceNow: -7200)
+            try FileManager.default.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: orphan)
+            try FileManager.default.setAttributes([.modificationDate: twoHoursAgo], ofItemAtPath: live)
             _ = try ObjectStore(root: root)
             #expect(access(orphan, F_OK) != 0)
+            #expect(access(recent, F_OK) == 0, "a file written in the last hour may be another host's or namespace's")
             #expect(access(live, F_OK) == 0, "a running writer's file stays")
         }
     }

@@ -93,3 +93,16 @@ import Testing
         #expect(waited >= 0.4 && waited < 3, "gave up after \(waited) s")
     }
 }
+
+/// Which remotes a credentials-file entry covers: its URL must end where a path segment does.
+@Suite struct CredentialsPrefixTests {
+    @Test func anEntryCoversItsServerAndPathsBelowOnly() {
+        #expect(HTTPCredentials.covers("https://git.example.com", "https://git.example.com/mono.git"))
+        #expect(HTTPCredentials.covers("https://git.example.com/", "https://git.example.com/mono.git"))
+        #expect(HTTPCredentials.covers("https://git.example.com/mono.git", "https://git.example.com/mono.git"))
+        #expect(!HTTPCredentials.covers("https://git.example.com", "https://git.example.com.evil.net/mono.git"))
+        #expect(!HTTPCredentials.covers("https://git.example.com", "https://git.example.com:8443/mono.git"))
+        #expect(!HTTPCredentials.covers("https://git.example.com/mono", "https://git.example.com/mono-other.git"))
+        #expect(!HTTPCredentials.covers("http://git.example.com/", "https://git.example.com/mono.git"))
+    }
+}

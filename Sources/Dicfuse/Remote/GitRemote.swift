@@ -27,6 +27,16 @@ public final class GitRemote: Sendable {
     let logger: Logger
     private let counterState = Mutex(FetchCounters())
     private let advertisedState = Mutex<[String]?>(nil)
+    /// A smart-HTTP remote's location and credentials, worked out once (the credentials file is
+    /// read and parsed then, not for every request).
+    private let httpLocation = Mutex<HTTPLocation?>(nil)
+
+    private func location(_ address: String) throws(RemoteError) -> HTTPLocation {
+        if let known = httpLocation.withLock({ $0 }) { return known }
+        let made = try HTTPLocation(address)
+        httpLocation.withLock { $0 = made }
+        return made
+    }
 
     public init(url: RemoteURL, timeout: Double, logger: Logger) {
         self.url = url
@@ -50,7 +60,7 @@ public final class GitRemote: Sendable {
         if case .http(let address) = url {
             let advertised = try capabilities()
             try checkAdvertisement(advertised, offers: command)
-            let location = try HTTPLocation(address)
+            let location = try location(address)
             let requestBody = request(command, arguments, advertised)
             guard command == "fetch" else {
                 let body = try SmartHTTP.command(location, body: requestBody, timeout: timeout)
@@ -149,7 +159,7 @@ public final class GitRemote: Sendable {
         if let known = advertisedState.withLock({ $0 }) { return known }
         let lines: [String]
         if case .http(let address) = url {
-            lines = try SmartHTTP.advertisement(HTTPLocation(address), timeout: timeout)
+            lines = try SmartHTTP.advertisement(location(address), timeout: timeout)
         } else {
             let connection = try url.connect(timeout: timeout)
             defer { connection.close() }

@@ -22,16 +22,22 @@ public enum HTTPCredentials {
     static func filePath(_ environment: [String: String]) -> (path: String, explicit: Bool) {
         if let path = environment[fileVariable], !path.isEmpty { return (path, true) }
         if geteuid() == 0 { return ("/etc/scorpio/credentials.toml", false) }
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ((environment["HOME"] ?? "/tmp") + "/.config")
+        // No HOME: no default file (a path under /tmp could be anyone's).
+        guard let config = environment["XDG_CONFIG_HOME"].flatMap({ $0.isEmpty ? nil : $0 })
+                ?? environment["HOME"].flatMap({ $0.isEmpty ? nil : $0 + "/.config" }) else { return ("", false) }
         return (config + "/scorpio/credentials.toml", false)
     }
 
     /// The Authorization header value for `url` (given without user info), or nil.
     static func authorization(for url: String, userInfo: String?, environment: [String: String]) throws(RemoteError) -> String? {
         if let token = environment["SCORPIO_HTTP_TOKEN"], !token.isEmpty { return "Bearer \(token)" }
-        if let userInfo { return basic(userInfo.removingPercentEncoding ?? userInfo) }
+        if let userInfo {
+            let decoded = userInfo.removingPercentEncoding ?? userInfo
+            return basic(decoded.contains(":") ? decoded : decoded + ":")  // as the daemon copy sends it
+        }
         if let user = environment["SCORPIO_HTTP_USER"] { return basic("\(user):\(environment["SCORPIO_HTTP_PASSWORD"] ?? "")") }
         let (path, explicit) = filePath(environment)
+        guard !path.isEmpty else { return nil }
         return try fromFile(path, explicit: explicit, url: url)
     }
 
@@ -57,6 +63,9 @@ public enum HTTPCredentials {
             if !explicit && errno == ENOENT { return nil }
             throw .configuration("credentials file \(path): \(String(cString: strerror(errno)))")
         }
+        guard st.st_uid == geteuid() else {
+            throw .configuration("credentials file \(path) belongs to another user (uid \(st.st_uid)); it must be this user's own")
+        }
         guard st.st_mode & 0o077 == 0 else {
             throw .configuration("credentials file \(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 600 \(path)")
         }
@@ -68,11 +77,21 @@ public enum HTTPCredentials {
             // TOMLKit's messages quote the line, which may hold a secret: name the place only.
             throw .configuration("credentials file \(path) is not valid: \(errorPlace(error)) (expected [[remote]] tables with url and token, or user and password)")
         }
-        let matching = (file.remote ?? []).filter { url.hasPrefix($0.url) }.max { $0.url.count < $1.url.count }
+        let matching = (file.remote ?? []).filter { covers($0.url, url) }.max { $0.url.count < $1.url.count }
         guard let entry = matching else { return nil }
         if let token = entry.token { return "Bearer \(token)" }
         if let user = entry.user { return basic("\(user):\(entry.password ?? "")") }
         throw .configuration("credentials file \(path): the entry for \(entry.url) has neither token nor user")
+    }
+
+    /// Whether an entry's `url` covers the remote `url`: a prefix of it that ends at a boundary
+    /// ("https://git.example.com" covers "https://git.example.com/x.git", not
+    /// "https://git.example.com.evil.net/..." nor "https://git.example.com:8443/...").
+    static func covers(_ prefix: String, _ url: String) -> Bool {
+        guard url.hasPrefix(prefix) else { return false }
+        if prefix.hasSuffix("/") || url.count == prefix.count { return true }
+        let next = url[url.index(url.startIndex, offsetBy: prefix.count)]
+        return next == "/" || next == "?"  // not ":": another port is another server
     }
 
     /// Where a parse or decode error is, without the text around it.

@@ -18,15 +18,18 @@ enum HTTPSRequest {
         var message: String
 
         /// libcurl's failure as a RemoteError: a timeout is final (it waited --fetch-timeout
-        /// already), a failed or broken connection is retried (RemoteRetry), and anything else
-        /// (certificates, TLS, a bad URL) is final, since the next try would fail the same way.
+        /// already); a certificate that cannot be trusted or a URL libcurl cannot use is final
+        /// too, since the next try would fail the same way; anything else (a refused, reset or
+        /// broken connection, a failed handshake, a proxy) is retried (RemoteRetry).
         func error(_ location: HTTPLocation) -> RemoteError {
             let text = "\(location.host):\(location.port): \(message)"
             switch code {
             case 28: return .timedOut(text)  // CURLE_OPERATION_TIMEDOUT
-            // COULDNT_RESOLVE_HOST, COULDNT_CONNECT, PARTIAL_FILE, GOT_NOTHING, SEND_ERROR, RECV_ERROR
-            case 6, 7, 18, 52, 55, 56: return .transport(text)
-            default: return .configuration(text)
+            // UNSUPPORTED_PROTOCOL, URL_MALFORMAT, PEER_FAILED_VERIFICATION, SSL_CERTPROBLEM,
+            // SSL_CACERT_BADFILE, SSL_CRL_BADFILE, SSL_ISSUER_ERROR, SSL_PINNEDPUBKEYNOTMATCH,
+            // SSL_INVALIDCERTSTATUS, SSL_CLIENTCERT
+            case 1, 3, 60, 58, 77, 82, 83, 90, 91, 98: return .configuration(text)
+            default: return .transport(text)
             }
         }
     }

@@ -22,7 +22,8 @@ public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What the server sent could not be stored (a full disk): not the server's fault, and
     /// not retried.
     case storage(String)
-    /// Our own configuration is unusable (the credentials file): not retried.
+    /// Our side cannot go on: the credentials file, a certificate we cannot trust, a URL
+    /// libcurl cannot use. Not retried.
     case configuration(String)
 
     public var description: String {

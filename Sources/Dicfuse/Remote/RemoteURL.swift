@@ -54,6 +54,13 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         return (String(authority), nil, path)
     }
 
+    /// The key of this remote's cached refs: the URL without credentials, the same whether the
+    /// daemon copy got them in its URL or its environment (HTTPCredentials.daemonHandOff).
+    public var cacheKey: String {
+        if case .http(let url) = self { return HTTPLocation.splitUserInfo(url)?.url ?? url }
+        return description
+    }
+
     /// `text` as messages and logs may show it: an http(s) URL's user info replaced by ***.
     public static func redacted(_ text: String) -> String { HTTPLocation.redacted(text) }
 

@@ -31,13 +31,14 @@ enum TCPConnector {
                     var length = socklen_t(MemoryLayout<Int32>.size)
                     getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
                     connected = error == 0
-                    if !connected { lastError = String(cString: strerror(error)) }
+                    if !connected { lastError = String(cString: strerror(error)); timedOut = false }
                 } else {
                     lastError = "no answer to connect within \(timeout) s"
                     timedOut = true
                 }
             } else if !connected {
                 lastError = String(cString: strerror(Glibc.errno))
+                timedOut = false  // the last address decides: a refusal there is worth a retry
             }
             if connected {
                 _ = fcntl(fd, F_SETFL, flags)

@@ -49,14 +49,19 @@ public final class ObjectStore: Sendable {
         Self.removeOrphanedTemporaries(in: root + "/tmp")
     }
 
-    /// tmp/ files are named "<pid>-<random>"; those of processes that are gone were left by a
-    /// killed writer (files of live daemons sharing the cache are left alone).
+    /// tmp/ files are named "<pid>-<random>"; those of processes that are gone, and untouched
+    /// for an hour, were left by a killed writer. (A pid alone is not enough: a daemon in
+    /// another pid namespace or on another host may share the cache; a write takes moments.)
     private static func removeOrphanedTemporaries(in directory: String) {
-        guard let names = try? FileDescriptor(rawValue: AT_FDCWD_VALUE).listDirectory(at: Array(directory.utf8)) else { return }
+        let here = FileDescriptor(rawValue: AT_FDCWD_VALUE)
+        guard let names = try? here.listDirectory(at: Array(directory.utf8)) else { return }
+        let hourAgo = Int64(time(nil)) - 3600
         for name in names.map(\.name) {
+            let path = directory + "/" + String(decoding: name, as: UTF8.self)
             guard let pid = Int32(String(decoding: name.prefix { $0 != UInt8(ascii: "-") }, as: UTF8.self)), pid > 0,
-                  kill(pid, 0) != 0, Glibc.errno == ESRCH else { continue }
-            unlink(directory + "/" + String(decoding: name, as: UTF8.self))
+                  kill(pid, 0) != 0, Glibc.errno == ESRCH,
+                  let stat = try? here.stat(at: Array(path.utf8)), stat.modificationTime.seconds < hourAgo else { continue }
+            unlink(path)
         }
     }
 

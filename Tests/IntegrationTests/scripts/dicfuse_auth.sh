@@ -107,6 +107,9 @@ check "a bearer token from the credentials file (SCORPIO_CREDENTIALS)" mounts_ok
 check "the secrets from the file appear in no log line" sh -c "! grep -q -e '$TOKEN' -e '$PASSWORD' '$WORK/file-bearer.log' '$WORK/file-bearer.err'"
 check "--credentials FILE names the file" sh -c "'$BIN' --mount '$M' --repo '$BASIC' --credentials '$CRED' --cache '$WORK/c3' --upper '$WORK/u3' && test \"\$(cat '$M/file.txt')\" = 'behind auth'; r=\$?; '$BIN' unmount '$M' >/dev/null; exit \$r"
 for _ in $(seq 50); do grep -q " $M " /proc/mounts || break; sleep 0.1; done
+chown nobody "$CRED"
+check "a credentials file of another user is refused in one line" sh -c "! '$BIN' --mount '$M' --repo '$BASIC' --credentials '$CRED' --cache '$WORK/c6' --upper '$WORK/u6' 2>'$WORK/owner.err'; grep -q 'belongs to another user' '$WORK/owner.err' && test \$(wc -l < '$WORK/owner.err') -eq 1"
+chown root "$CRED"
 chmod 644 "$CRED"
 check "a credentials file readable by others is refused in one line saying chmod 600" sh -c "! '$BIN' --mount '$M' --repo '$BASIC' --credentials '$CRED' --cache '$WORK/c4' --upper '$WORK/u4' 2>'$WORK/mode.err'; grep -q 'chmod 600' '$WORK/mode.err' && test \$(wc -l < '$WORK/mode.err') -eq 1"
 printf '[[remote]\nurl = "x"\ntoken = "%s"\n' "$TOKEN" > "$CRED"; chmod 600 "$CRED"
