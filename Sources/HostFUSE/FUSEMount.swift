@@ -98,8 +98,10 @@ public struct FUSEMount: Sendable {
         let child: ChildProcess
         do {
             defer { messages.write.closeQuietly() }
+            // Not the git server's credentials (HTTPCredentials.daemonHandOff): the helper needs none.
+            let environment = currentEnvironment().filter { !$0.hasPrefix("SCORPIO_HTTP_") }
             child = try ChildProcess.spawn(["fusermount3", "-o", opts, "--", mountPoint],
-                                           environment: currentEnvironment() + ["_FUSE_COMMFD=3"],
+                                           environment: environment + ["_FUSE_COMMFD=3"],
                                            descriptors: [(FileDescriptor(rawValue: pair[1]), 3), (messages.write, 2)])
         } catch {
             throw MountSetupError(step: "run fusermount3", errno: error, detail: "is the fuse3 package installed?")
