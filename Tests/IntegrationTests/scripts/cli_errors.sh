@@ -53,4 +53,13 @@ check "--no-xattr: getfattr is refused" sh -c "! getfattr -n user.test '$M/f' 2>
 check "--no-xattr: writes still work" sh -c "echo changed >> '$M/f' && grep -q changed '$M/f'"
 check "--no-xattr: the daemon restarted with it keeps it" sh -c "pgrep -af -- '--mount $M ' | grep -q -- --no-xattr"
 "$BIN" unmount "$M"
+
+# statfs reports the upper's filesystem: an upper on a 7 MiB tmpfs, the lower on the disk.
+mkdir -p "$WORK/tmpfs-upper"
+mount -t tmpfs -o size=7m scorpio-test-upper "$WORK/tmpfs-upper" && MOUNTS+=("$WORK/tmpfs-upper")
+mount_scorpio "$M" "$WORK/statfs.log" --upper "$WORK/tmpfs-upper/up" --lower "$L" || exit 1
+expect_eq "statfs of the mount is the upper's filesystem (blocks, block size; FUSE sets its own type)" "$(stat -f -c '%b %S' "$WORK/tmpfs-upper")" "$(stat -f -c '%b %S' "$M")"
+check "... not the lower's" test "$(stat -f -c '%b' "$L")" != "$(stat -f -c '%b' "$M")"
+unmount_scorpio "$M"
+umount "$WORK/tmpfs-upper"
 finish
