@@ -22,11 +22,7 @@ struct CacheOptions: ParsableArguments {
 
     /// The directory's canonical path where it exists: open blobs are recognised by comparing
     /// paths with the targets of /proc/*/fd, which the kernel gives canonical.
-    var canonicalDirectory: String {
-        guard let resolved = realpath(directory, nil) else { return directory }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
+    var canonicalDirectory: String { SetupChecks.canonicalPath(directory) ?? directory }
 }
 
 struct CacheStats: ParsableCommand {

@@ -20,11 +20,9 @@ enum SetupChecks {
             }
             throw SetupFailure(message: "\(role) \(path) does not exist", status: ExitStatus.invalidSetup)
         }
-        guard let resolved = realpath(path, nil) else {
+        guard let canonical = canonicalPath(path) else {
             throw SetupFailure(message: "\(role) \(path) cannot be resolved: \(String(cString: strerror(errno)))", status: ExitStatus.invalidSetup)
         }
-        defer { free(resolved) }
-        let canonical = String(cString: resolved)
         var target = stat()
         guard stat(canonical, &target) == 0, target.st_mode & S_IFMT == S_IFDIR else {
             throw SetupFailure(message: "\(role) \(path) is not a directory", status: ExitStatus.invalidSetup)
@@ -42,15 +40,20 @@ enum SetupChecks {
         }
     }
 
+    /// realpath(3): the canonical absolute path of an existing `path`, nil (errno set) otherwise.
+    static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// The canonical path `path` would have: its deepest existing ancestor resolved, the
     /// missing components appended (for checks before a directory is created).
     static func prospectivePath(_ path: String) -> String {
         var missing: [Substring] = []
         var existing = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         while true {
-            if let resolved = realpath(existing, nil) {
-                defer { free(resolved) }
-                let base = String(cString: resolved)
+            if let base = canonicalPath(existing) {
                 let tail = missing.reversed().joined(separator: "/")
                 return tail.isEmpty ? base : (base == "/" ? "/" : base + "/") + tail
             }
