@@ -252,11 +252,17 @@ public final class DicfuseLayer: ReadableLayer {
     public func openForReading(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
         let (entry, parent) = try fileBeingOpened(path)
         let fd: FileDescriptor
-        do {
-            fd = try store.openBlob(entry.id)
-        } catch .noSuchFileOrDirectory {
-            try ensureBlob(entry.id, in: parent, path: path)
-            fd = try store.openBlob(entry.id)
+        var fetches = 0
+        while true {
+            do {
+                fd = try store.openBlob(entry.id)
+                break
+            } catch .noSuchFileOrDirectory where fetches < 2 {
+                // Not cached. A second time: another process sharing the cache had stored it,
+                // and removed it again when its pack failed the trailer check.
+                fetches += 1
+                try ensureBlob(entry.id, in: parent, path: path)
+            }
         }
         // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move
         // it. The toucher sets it in the background, once per blob per mount.
