@@ -16,13 +16,18 @@ import SystemPackage
 
 extension OverlayFileSystem {
     /// The merged entries of the directory at `path` present in `layers` (no "." or "..").
+    /// An upper entry that shadows a lower name and was copied up from it lists the inode
+    /// number `stat` reports (its origin), as overlayfs keeps d_ino and st_ino the same.
     func mergedListing(path: [UInt8], layers: [LayerIndex]) throws(Errno) -> [DirectoryEntry] {
         var seen = Set<[UInt8]>()
         var entries: [DirectoryEntry] = []
+        var upperCount = 0
+        var lowerNames = Set<[UInt8]>()
         for index in layers {
             let source = layer(index)
             let listed: [HostDirectoryEntry]
             do { listed = try source.list(path) } catch .noSuchFileOrDirectory { continue } catch .notDirectory { continue }
+            if index != 0 { for entry in listed { lowerNames.insert(entry.name) } }
             for entry in listed where !seen.contains(entry.name) {
                 seen.insert(entry.name)
                 if entry.direntType == 2 || entry.direntType == 0,  // DT_CHR, or DT_UNKNOWN: check
@@ -32,6 +37,12 @@ extension OverlayFileSystem {
                 entries.append(DirectoryEntry(name: entry.name, inode: reportedInode(layer: index, inode: entry.inode),
                                               type: UInt32(entry.direntType), nextOffset: 0))
             }
+            if index == 0 { upperCount = entries.count }
+        }
+        // Only names a lower has too can be copy-ups (one getxattr each); an object copied up
+        // and then renamed lists its upper inode number.
+        for position in 0..<upperCount where lowerNames.contains(entries[position].name) {
+            if let origin = OverlayFormat.origin(upper, join(path, entries[position].name)) { entries[position].inode = origin }
         }
         return entries
     }

@@ -101,6 +101,27 @@ struct InodeNumberTests {
             #expect(reported[entry.text] == entry.inode, "d_ino of \(entry.text)")
         }
     }
+
+    /// A copied-up file and directory keep their lower st_ino (origin), and a listing made
+    /// after the copy-up gives the same number as d_ino, as on overlayfs.
+    @Test func copiedUpEntriesListTheInodeNumberStatReports() throws {
+        let fixture = try OverlayFixture(lowers: [["f": .file("lower"), "d/x": .file("x"), "g": .file("untouched")]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let f = try fs.lookupName("f")
+        let d = try fs.lookupName("d")
+        _ = try fs.setAttributes(rootContext, inode: f.inode, changes: AttributeChanges(size: 1))  // copies f up
+        _ = try fs.setAttributes(rootContext, inode: d.inode, changes: AttributeChanges(mode: 0o700))  // and d
+        try #require(try Disk.stat(fixture.upper("f")).fileType == .regular)
+        try #require(try Disk.stat(fixture.upper("d")).fileType == .directory)
+        let statInodes = ["f": try fs.getAttributes(rootContext, inode: f.inode, handle: nil).inode,
+                          "d": try fs.getAttributes(rootContext, inode: d.inode, handle: nil).inode]
+        #expect(statInodes["f"] == f.attributes.inode && statInodes["d"] == d.attributes.inode, "copy-up kept st_ino")
+        let listed = Dictionary(uniqueKeysWithValues: try fs.entries(.root).map { ($0.text, $0.inode) })
+        #expect(listed["f"] == statInodes["f"])
+        #expect(listed["d"] == statInodes["d"])
+        #expect(listed["g"] == (try fs.lookupName("g")).attributes.inode)
+    }
 }
 
 struct LookupCountTests {
