@@ -59,6 +59,9 @@ extension OverlayFileSystem {
 
     /// Creates the upper copy of `path` from `source` (a directory without its contents).
     /// `origin` is the st_ino the object had below, recorded on the copy (OverlayFormat.origin).
+    /// Objects other than files are made at their final name and marked incomplete until
+    /// their metadata is copied (OverlayFormat.incompleteFlag; `repairCopyUp` finishes one a
+    /// killed daemon left).
     func copyObject(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool = true, origin: UInt64) throws(Errno) {
         switch stat.fileType {
         case .directory:
@@ -72,8 +75,26 @@ extension OverlayFileSystem {
         default:
             try upper.root.makeNode(at: path, mode: stat.mode, device: stat.rdev)
         }
+        upper.setOrigin(path, inode: origin, complete: false)
         try copyMetadata(to: path, from: source, stat: stat)
         upper.setOrigin(path, inode: origin)
+    }
+
+    /// Finishes a copy-up a killed daemon left half done (the upper object at `path` carries
+    /// the incomplete marker): copies the metadata again from the highest of `lowers` that has
+    /// the object, then marks it complete. Idempotent, so lookups racing here do no harm.
+    func repairCopyUp(_ path: [UInt8], origin: UInt64, lowers: ArraySlice<LayerIndex>, type: ScorpioSys.FileType) {
+        for index in lowers where index != 0 {
+            guard let stat = try? layer(index).stat(path), stat.fileType == type else { continue }
+            do {
+                try copyMetadata(to: path, from: layer(index), stat: stat)
+                upper.setOrigin(path, inode: origin)
+                logger.warning("finished a copy-up a stopped daemon left half done", metadata: ["path": "\(String(decoding: path, as: UTF8.self))"])
+            } catch {
+                logger.error("cannot finish a half-done copy-up: \(error)", metadata: ["path": "\(String(decoding: path, as: UTF8.self))"])
+            }
+            return
+        }
     }
 
     /// Copies everything visible below the directory `path` (whose upper copy exists) into the

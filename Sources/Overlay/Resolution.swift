@@ -25,10 +25,15 @@ extension OverlayFileSystem {
     func resolve(_ name: [UInt8], in directoryPath: [UInt8], layers: [LayerIndex]) throws(Errno) -> Resolved? {
         let path = join(directoryPath, name)
         for (position, index) in layers.enumerated() {
-            let stat: FileStat
+            var stat: FileStat
             do { stat = try layer(index).stat(path) } catch .noSuchFileOrDirectory { continue } catch .notDirectory { continue }
             if OverlayFormat.isWhiteout(stat) { return nil }
-            let origin = index == 0 ? OverlayFormat.origin(upper, path) : nil
+            let record = index == 0 ? OverlayFormat.originRecord(upper, path) : nil
+            if let record, !record.complete {
+                repairCopyUp(path, origin: record.inode, lowers: layers[(position + 1)...], type: stat.fileType)
+                stat = (try? layer(index).stat(path)) ?? stat  // with the repaired metadata
+            }
+            let origin = record?.inode
             guard stat.fileType == .directory else {
                 return Resolved(layer: index, stat: stat, lowerDirectories: [], origin: origin)
             }

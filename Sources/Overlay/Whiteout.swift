@@ -43,10 +43,21 @@ enum OverlayFormat {
     static let userOrigin = Array("user.overlay.scorpio.origin".utf8)
     static var writableOriginName: [UInt8] { effectiveUserID == 0 ? trustedOrigin : userOrigin }
 
+    /// A ninth byte, 1, marks a copy-up still in progress: a directory, symlink or device is
+    /// made at its final name and then given owner, xattrs, mode and times; a daemon killed in
+    /// between leaves the marker, and the next lookup copies the metadata again.
+    static let incompleteFlag: UInt8 = 1
+
+    /// The origin inode recorded on an upper object, if any, and whether its copy-up finished.
+    static func originRecord(_ layer: any ReadableLayer, _ path: [UInt8]) -> (inode: UInt64, complete: Bool)? {
+        guard let value = try? layer.extendedAttribute(path, name: writableOriginName), value.count == 8 || value.count == 9 else { return nil }
+        let inode = value.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        return (inode, value.count == 8 || value[8] != incompleteFlag)
+    }
+
     /// The origin inode recorded on an upper object, if any.
     static func origin(_ layer: any ReadableLayer, _ path: [UInt8]) -> UInt64? {
-        guard let value = try? layer.extendedAttribute(path, name: writableOriginName), value.count == 8 else { return nil }
-        return value.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        originRecord(layer, path)?.inode
     }
 }
 
@@ -58,10 +69,11 @@ extension HostDirectoryLayer {
 
     /// Records the st_ino an object had below (see OverlayFormat.origin). Best effort: a
     /// filesystem or namespace that refuses the xattr only loses inode stability.
-    func setOrigin(_ path: [UInt8], inode: UInt64) {
-        var value = inode.littleEndian
+    func setOrigin(_ path: [UInt8], inode: UInt64, complete: Bool = true) {
+        var value: [UInt8] = withUnsafeBytes(of: inode.littleEndian) { Array($0) }
+        if !complete { value.append(OverlayFormat.incompleteFlag) }
         _ = try? typedErrno {
-            try withUnsafeBytes(of: &value) { bytes in
+            try value.withUnsafeBytes { bytes in
                 try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: OverlayFormat.writableOriginName, value: bytes, flags: 0) }
             }
         }

@@ -1,6 +1,7 @@
 // Copy-up: the first change to a lower file recreates it in the upper layer with its data, mode,
 // owner, times and user.* xattrs (and its parent directories), leaving the lower copy untouched.
 // Reading never copies up.
+import Foundation
 import FUSEWire
 import Overlay
 import ScorpioSys
@@ -195,5 +196,34 @@ struct ExtendedAttributeVisibilityTests {
         let privateNames = names.filter { $0.hasPrefix("trusted.overlay.") || $0.hasPrefix("user.overlay.") }
         #expect(privateNames.isEmpty, "overlay markers listed: \(privateNames)")
         #expect(throws: Errno.noData) { try fs.attributeValue(op.inode, opaqueAttribute) }
+    }
+
+    /// What a daemon killed in the middle of copying a directory up leaves: the directory at its
+    /// final name, root's, with mode 0700 added, and the origin marker saying "incomplete". The
+    /// next lookup finishes the copy-up from the lower directory.
+    @Test func aDirectoryCopyUpCutShortIsFinishedAtTheNextLookup() throws {
+        let fixture = try OverlayFixture(lowers: [["d/x": .file("x")]])
+        defer { fixture.remove() }
+        try Disk.changeMode(fixture.lower(1, "d"), 0o555)
+        try Disk.changeOwner(fixture.lower(1, "d"), uid: 1234, gid: 2345)
+        let lowerInode = try Disk.stat(fixture.lower(1, "d")).inode
+        try FileManager.default.createDirectory(atPath: fixture.upper("d"), withIntermediateDirectories: false)
+        try Disk.changeMode(fixture.upper("d"), 0o755)
+        let reported = (lowerInode & 0x00FF_FFFF_FFFF_FFFF) | 1 << 56  // layer 1's st_ino
+        let marker: [UInt8] = withUnsafeBytes(of: reported.littleEndian) { Array($0) } + [1]
+        let originName = effectiveUserID == 0 ? "trusted.overlay.scorpio.origin" : "user.overlay.scorpio.origin"
+        try marker.withUnsafeBytes { raw in
+            try ExtendedAttributes.set(path: bytes(fixture.upper("d")), name: bytes(originName), value: raw, flags: 0)
+        }
+
+        let d = try fixture.overlay.lookupName("d")
+        #expect(d.attributes.mode & 0o7777 == 0o555)
+        #expect(d.attributes.uid == 1234 && d.attributes.gid == 2345)
+        #expect(d.attributes.inode == reported, "the origin's st_ino")
+        let upperStat = try Disk.stat(fixture.upper("d"))
+        #expect(upperStat.permissions == 0o555 && upperStat.uid == 1234)
+        let value = try ExtendedAttributes.value(path: bytes(fixture.upper("d")), name: bytes(originName))
+        #expect(value?.count == 8, "marked complete")
+        #expect(try fixture.overlay.readAll(try fixture.overlay.lookupPath("d/x").inode) == "x")
     }
 }
