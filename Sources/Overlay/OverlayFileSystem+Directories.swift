@@ -16,9 +16,11 @@ import SystemPackage
 
 extension OverlayFileSystem {
     /// The merged entries of the directory at `path` present in `layers` (no "." or "..").
-    /// An upper entry that shadows a lower name and was copied up from it lists the inode
-    /// number `stat` reports (its origin), as overlayfs keeps d_ino and st_ino the same.
-    func mergedListing(path: [UInt8], layers: [LayerIndex]) throws(Errno) -> [DirectoryEntry] {
+    /// With `reportingOrigins` (READDIR, where the numbers are shown) an upper entry that
+    /// shadows a lower name and was copied up from it lists the inode number `stat` reports
+    /// (its origin), as overlayfs keeps d_ino and st_ino the same; callers that only look at
+    /// names (emptiness checks, copying a tree up) skip that getxattr per name.
+    func mergedListing(path: [UInt8], layers: [LayerIndex], reportingOrigins: Bool = false) throws(Errno) -> [DirectoryEntry] {
         var seen = Set<[UInt8]>()
         var entries: [DirectoryEntry] = []
         var upperCount = 0
@@ -27,7 +29,7 @@ extension OverlayFileSystem {
             let source = layer(index)
             let listed: [HostDirectoryEntry]
             do { listed = try source.list(path) } catch .noSuchFileOrDirectory { continue } catch .notDirectory { continue }
-            if index != 0 { for entry in listed { lowerNames.insert(entry.name) } }
+            if reportingOrigins && index != 0 { for entry in listed { lowerNames.insert(entry.name) } }
             for entry in listed where !seen.contains(entry.name) {
                 seen.insert(entry.name)
                 if entry.direntType == 2 || entry.direntType == 0,  // DT_CHR, or DT_UNKNOWN: check
@@ -83,7 +85,7 @@ extension OverlayFileSystem {
         // glibc's readdir skips entries with inode 0, so ".." needs a real number.
         let parentInode = state.withLock { $0.table[node.parent]?.reportedInode } ?? node.reportedInode
         let dotdot = DirectoryEntry(name: [0x2e, 0x2e], inode: parentInode, type: 4, nextOffset: 2)
-        var merged = try mergedListing(path: path, layers: node.directoryLayers)
+        var merged = try mergedListing(path: path, layers: node.directoryLayers, reportingOrigins: true)
         for index in merged.indices { merged[index].nextOffset = listingCookie(of: merged[index].name) }
         merged.sort { a, b in
             a.nextOffset != b.nextOffset ? a.nextOffset < b.nextOffset : a.name.lexicographicallyPrecedes(b.name)
