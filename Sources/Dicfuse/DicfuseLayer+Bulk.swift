@@ -1,7 +1,8 @@
 // Bulk prefetch of a subtree (`scorpio-provider prefetch`): every uncached blob below a path,
 // fetched in large batches on a few connections at once, instead of one request per directory
 // as reads would make them. Blobs in flight are claimed like single misses, so a read that
-// wants one of them waits for its batch.
+// wants one of them waits for its batch. A cancel or an interrupt answers the request at once;
+// the batches already requested (at most bulkParallelism) finish in the background.
 import Overlay
 import ScorpioSys
 import Synchronization
@@ -20,23 +21,49 @@ extension DicfuseLayer {
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int {
         let run = BulkRun(batches: try uncachedBatches(below: path))
         guard !run.batches.isEmpty else { return 0 }
-        var threads: [KernelThread] = []
-        for _ in 1..<min(Self.bulkParallelism, run.batches.count) {
-            if let thread = try? KernelThread.start({ [self] in while fetchNextBatch(run, path: path) {} }) { threads.append(thread) }
+        // The batches run on threads of their own, so that this request can answer as soon as it
+        // is cancelled (`prefetch` got Ctrl-C) or interrupted (it was killed: the kernel waits
+        // for the answer even then). Batches already requested finish in the background and
+        // stay in the cache; a read waiting for one of their blobs is served by them.
+        for _ in 0..<min(Self.bulkParallelism, run.batches.count) {
+            run.workerStarted()
+            do {
+                try KernelThread.start { [self] in
+                    while fetchNextBatch(run, path: path) {}
+                    run.workerEnded()
+                }.detach()
+            } catch {
+                run.workerEnded()
+            }
         }
-        // This thread takes part too, and polls for cancellation between its batches.
-        while !run.stopped {
+        // No thread could be started: fetch on this one, without early answers.
+        if run.allWorkersEnded { while fetchNextBatch(run, path: path) {} }
+        let unique = RequestInterruption.begin(run)
+        defer { if let unique { RequestInterruption.end(unique) } }
+        BlockingHint.willBlock()
+        var outcome = unique == nil ? BulkRun.Ending.interrupted : run.waitForWorkers(atMostNanoseconds: Self.cancelPollNanoseconds)
+        while outcome == .timedOut {
             if cancelled() {
-                run.stop()
-                logger.info("prefetch cancelled", metadata: ["path": "\(String(decoding: path, as: UTF8.self))"])
+                outcome = .cancelled
                 break
             }
-            if !fetchNextBatch(run, path: path) { break }
+            outcome = run.waitForWorkers(atMostNanoseconds: Self.cancelPollNanoseconds)
         }
-        for thread in threads { thread.join() }
-        if let error = run.failure { throw error }
+        let shownPath = String(decoding: path, as: UTF8.self)
+        switch outcome {
+        case .cancelled, .interrupted:
+            run.stop()
+            logger.info("prefetch \(outcome == .cancelled ? "cancelled" : "interrupted"): batches in flight finish in the background",
+                        metadata: ["path": "\(shownPath)", "fetched": "\(run.fetched)"])
+            if outcome == .interrupted { throw .interrupted }
+        case .finished, .timedOut:
+            if let error = run.failure { throw error }
+        }
         return run.fetched
     }
+
+    /// How often a waiting prefetch looks at the cancel requests.
+    static var cancelPollNanoseconds: Int64 { 100_000_000 }
 
     /// Fetches the next batch nobody took yet; false when there is none or the run stopped.
     private func fetchNextBatch(_ run: BulkRun, path: [UInt8]) -> Bool {
@@ -108,13 +135,21 @@ extension DicfuseLayer {
 }
 
 /// The shared state of one bulk prefetch: which batch is next, what was fetched, the first
-/// failure (which stops the others).
-final class BulkRun: Sendable {
+/// failure (which stops the others), and the worker threads still running, which the request
+/// waits for unless it is interrupted.
+final class BulkRun: InterruptibleWait {
+    enum Ending: Equatable { case finished, timedOut, cancelled, interrupted }
+
     let batches: [[ObjectID]]
     private let next = Atomic<Int>(0)
     private let count = Atomic<Int>(0)
     private let halted = Atomic<Bool>(false)
     private let firstFailure = Mutex<Errno?>(nil)
+    private struct Workers: Sendable {
+        var running = 0
+        var interrupted = false
+    }
+    private let workers = ConditionLock(Workers())
 
     init(batches: [[ObjectID]]) { self.batches = batches }
 
@@ -134,4 +169,25 @@ final class BulkRun: Sendable {
     var failure: Errno? { firstFailure.withLock { $0 } }
     func stop() { halted.store(true, ordering: .relaxed) }
     var stopped: Bool { halted.load(ordering: .relaxed) }
+
+    func workerStarted() { workers.withLock { $0.running += 1 } }
+
+    func workerEnded() {
+        workers.withLock { $0.running -= 1 }
+        workers.broadcast()
+    }
+
+    var allWorkersEnded: Bool { workers.withLock { $0.running == 0 } }
+
+    /// Waits until every worker ended or the request was interrupted, at most `nanoseconds`.
+    func waitForWorkers(atMostNanoseconds nanoseconds: Int64) -> Ending {
+        workers.wait(until: { $0.running == 0 || $0.interrupted }, atMostNanoseconds: nanoseconds) { state, ready in
+            state.interrupted ? .interrupted : ready ? .finished : .timedOut
+        }
+    }
+
+    func interrupt(request unique: UInt64) {
+        workers.withLock { $0.interrupted = true }
+        workers.broadcast()
+    }
 }

@@ -4,7 +4,8 @@
 //                                    "fetched=N" (N objects); an old daemon answers ENODATA
 //   getxattr user.scorpio.progress   "objects=N bytes=M inflight=K": what the lazy layers fetched
 //                                    so far, and how many objects they are fetching now
-//   setxattr user.scorpio.cancel     stops every bulk prefetch running now (between batches)
+//   setxattr user.scorpio.cancel     stops every bulk prefetch running now: each answers at once,
+//                                    its batches already requested finish in the background
 // They are never stored, listed or copied up.
 import FUSEWire
 import Synchronization

@@ -427,6 +427,33 @@ check "stalled server: a caught signal interrupts an open waiting for its blob (
 check "stalled server: both interrupted waits are logged, the fetches go on" \
     sh -c "grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q f9.txt && grep 'request interrupted while waiting for a fetch' '$WORK/off.log' | grep -q small.txt"
 check "stalled server: the mount answers after the interrupts" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
+# `prefetch` against the stalled server: Ctrl-C makes it stop at once, not when its batch gives up
+# (--fetch-timeout 3); the batch goes on in the daemon. A killed prefetch sends no cancel request,
+# only the kernel's INTERRUPT: the daemon stops that prefetch too, instead of fetching the rest of
+# the subtree for nobody. Two subtrees, so the second has blobs of its own to wait for.
+"$BIN" prefetch "$M" dir > "$WORK/pf-stop.out" 2>&1 &
+PF=$!
+sleep 0.5
+start=$(date +%s%N)
+kill -INT "$PF"
+wait "$PF"; status=$?
+took=$(elapsed_ms "$start")
+check "stalled server: Ctrl-C stops prefetch at once (${took} ms)" test "$took" -lt 1500
+expect_eq "stalled server: a stopped prefetch exits 130" "130" "$status"
+check "stalled server: a stopped prefetch says so" grep -q "(stopped)" "$WORK/pf-stop.out"
+check "stalled server: the daemon logs the cancel" grep -q "prefetch cancelled" "$WORK/off.log"
+start=$(date +%s%N)
+timeout -s KILL 0.5 "$BIN" prefetch "$M" walk > /dev/null 2>&1
+took=$(elapsed_ms "$start")
+check "stalled server: a killed prefetch ends at once (${took} ms)" test "$took" -lt 1500
+check "stalled server: the daemon logs the interrupt" grep -q "prefetch interrupted" "$WORK/off.log"
+check "stalled server: the mount answers after the stopped prefetches" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
+check "stalled server: the stopped prefetches' batches end with their timeout" python3 -c '
+import os, sys, time
+for _ in range(80):
+    if b"inflight=0" in os.getxattr(sys.argv[1], "user.scorpio.progress"): sys.exit(0)
+    time.sleep(0.1)
+sys.exit(1)' "$M"
 kill "$STALLED_PID" 2>/dev/null; wait "$STALLED_PID" 2>/dev/null
 # The server comes back: the same mount reads what failed before.
 start_git_daemon() {
