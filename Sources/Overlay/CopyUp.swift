@@ -114,6 +114,7 @@ extension OverlayFileSystem {
             }
         }
         try upper.setOpaque(path)
+        upper.setImpure(path)  // its copied-up entries lose their lower names when it moves
     }
 
     /// Owner, xattrs, mode and times of `path` in the upper, taken from the lower's copy.

@@ -240,6 +240,12 @@ func join(_ directory: [UInt8], _ name: [UInt8]) -> [UInt8] {
     return path
 }
 
+/// The directory part of a path made by `join` (empty for a name in the root).
+func parentPath(of path: [UInt8]) -> [UInt8] {
+    guard let slash = path.lastIndex(of: UInt8(ascii: "/")) else { return [] }
+    return Array(path[..<slash])
+}
+
 extension InodeTable {
     /// Whether `candidate` sits somewhere below the directory `ancestor`.
     func isDescendant(_ candidate: InodeNumber, of ancestor: InodeNumber) -> Bool {

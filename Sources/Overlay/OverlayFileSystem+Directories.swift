@@ -17,7 +17,7 @@ import SystemPackage
 extension OverlayFileSystem {
     /// The merged entries of the directory at `path` present in `layers` (no "." or "..").
     /// With `reportingOrigins` (READDIR, where the numbers are shown) an upper entry that
-    /// shadows a lower name and was copied up from it lists the inode number `stat` reports
+    /// was copied up lists the inode number `stat` reports
     /// (its origin), as overlayfs keeps d_ino and st_ino the same; callers that only look at
     /// names (emptiness checks, copying a tree up) skip that getxattr per name.
     func mergedListing(path: [UInt8], layers: [LayerIndex], reportingOrigins: Bool = false) throws(Errno) -> [DirectoryEntry] {
@@ -41,9 +41,10 @@ extension OverlayFileSystem {
             }
             if index == 0 { upperCount = entries.count }
         }
-        // Only names a lower has too can be copy-ups (one getxattr each); an object copied up
-        // and then renamed lists its upper inode number.
-        for position in 0..<upperCount where lowerNames.contains(entries[position].name) {
+        // Only names a lower has too can be copy-ups (one getxattr each), and in an impure
+        // directory (one a rename moved copy-ups into) every upper name.
+        let impure = reportingOrigins && upperCount > 0 && OverlayFormat.isImpure(upper, path)
+        for position in 0..<upperCount where impure || lowerNames.contains(entries[position].name) {
             if let origin = OverlayFormat.origin(upper, join(path, entries[position].name)) { entries[position].inode = origin }
         }
         return entries

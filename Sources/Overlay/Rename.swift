@@ -56,6 +56,7 @@ extension OverlayFileSystem {
                 try upper.root.rename(from: sourcePath, to: targetPath)
                 if needsWhiteout { try upper.makeWhiteout(sourcePath) }
             }
+            markImpureIfCopiedUp(targetPath, in: targetDirectoryPath)
             state.withLock { s in
                 s.table.markUnlinked(parent: newParent, name: newName)
                 s.table.move(from: NameKey(parent: parent, name: name), to: NameKey(parent: newParent, name: newName))
@@ -69,6 +70,8 @@ extension OverlayFileSystem {
         let sourcePath = try copyUpForRename(parent: parent, name: name, resolved: source)
         let targetPath = try copyUpForRename(parent: newParent, name: newName, resolved: target)
         try upper.root.rename(from: sourcePath, to: targetPath, flags: .exchange)
+        markImpureIfCopiedUp(targetPath, in: parentPath(of: targetPath))
+        markImpureIfCopiedUp(sourcePath, in: parentPath(of: sourcePath))
         state.withLock { s in
             let first = NameKey(parent: parent, name: name), second = NameKey(parent: newParent, name: newName)
             let parked = NameKey(parent: InodeNumber(0), name: name)
@@ -95,6 +98,12 @@ extension OverlayFileSystem {
         try copyUpTree(path, layers: [0] + [resolved.layer].filter { $0 != 0 } + resolved.lowerDirectories)
         adoptSubtree(of: id)
         return path
+    }
+
+    /// A copied-up object renamed into `directory` may have a name no lower has there: the
+    /// directory's listings must then read its origin (OverlayFormat.isImpure).
+    private func markImpureIfCopiedUp(_ path: [UInt8], in directory: [UInt8]) {
+        if OverlayFormat.origin(upper, path) != nil { upper.setImpure(directory) }
     }
 
     /// After a tree copy-up, points every known node below `id` at its upper copy.

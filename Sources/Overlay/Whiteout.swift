@@ -59,6 +59,18 @@ enum OverlayFormat {
     static func origin(_ layer: any ReadableLayer, _ path: [UInt8]) -> UInt64? {
         originRecord(layer, path)?.inode
     }
+
+    /// Scorpio's marker on an upper directory that may hold copied-up objects under names no
+    /// lower has (moved there by a rename, or inside a directory renamed as a whole tree):
+    /// listing it reads the origin of every upper name, so d_ino stays what `stat` reports
+    /// (overlayfs's `impure` xattr plays this part for its own origin format).
+    static let trustedImpure = Array("trusted.overlay.scorpio.impure".utf8)
+    static let userImpure = Array("user.overlay.scorpio.impure".utf8)
+    static var writableImpureName: [UInt8] { effectiveUserID == 0 ? trustedImpure : userImpure }
+
+    static func isImpure(_ layer: any ReadableLayer, _ path: [UInt8]) -> Bool {
+        (try? layer.extendedAttribute(path, name: writableImpureName)) ?? nil != nil
+    }
 }
 
 extension HostDirectoryLayer {
@@ -81,10 +93,22 @@ extension HostDirectoryLayer {
 
     /// Marks the directory at `path` opaque.
     func setOpaque(_ path: [UInt8]) throws(Errno) {
+        try setMarker(path, name: OverlayFormat.writableOpaqueName)
+    }
+
+    /// Marks the directory at `path` impure (see OverlayFormat.isImpure). Best effort, like
+    /// setOrigin: without it only d_ino of moved copy-ups differs from st_ino.
+    func setImpure(_ path: [UInt8]) {
+        guard !OverlayFormat.isImpure(self, path) else { return }
+        try? setMarker(path, name: OverlayFormat.writableImpureName)
+    }
+
+    /// Sets the xattr `name` of `path` to "y".
+    private func setMarker(_ path: [UInt8], name: [UInt8]) throws(Errno) {
         let value: [UInt8] = [UInt8(ascii: "y")]
         try typedErrno {
             try value.withUnsafeBytes { bytes in
-                try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: OverlayFormat.writableOpaqueName, value: bytes, flags: 0) }
+                try root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: name, value: bytes, flags: 0) }
             }
         }
     }

@@ -176,14 +176,12 @@ extension FileDescriptor {
 
     /// Runs `body` with the path /proc/self/fd/N/<name> for `path`, for calls that have no *at
     /// form (the l*xattr family); N is this directory or, beneath a confined root, the parent
-    /// (ConfinedRoots), held open meanwhile.
+    /// (ConfinedRoots), held open meanwhile. An empty `path` (this directory itself) gives
+    /// /proc/self/fd/N/.: the l* calls would act on the magic link /proc/self/fd/N itself.
     public func withProcPath<R>(_ path: [UInt8], _ body: ([UInt8]) throws(Errno) -> R) throws(Errno) -> R {
         try beneath(path) { (dir, name) throws(Errno) in
-            var result = Array("/proc/self/fd/\(dir)".utf8)
-            if !name.isEmpty {
-                result.append(UInt8(ascii: "/"))
-                result.append(contentsOf: name)
-            }
+            var result = Array("/proc/self/fd/\(dir)/".utf8)
+            result.append(contentsOf: name.isEmpty ? [UInt8(ascii: ".")] : name)
             return try body(result)
         }
     }

@@ -124,6 +124,31 @@ struct InodeNumberTests {
     }
 }
 
+/// Copy-ups moved to names no lower has: a renamed copied-up file, and the entries of a lower
+/// directory renamed as a whole tree, list the st_ino `stat` gives them (their origin).
+struct MovedCopyUpInodeTests {
+    @Test func renamedCopyUpsListTheInodeNumberStatReports() throws {
+        let fixture = try OverlayFixture(lowers: [["f": .file("lower"), "d/x": .file("x"), "d/sub/y": .file("y")]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let f = try fs.lookupName("f")
+        _ = try fs.setAttributes(rootContext, inode: f.inode, changes: AttributeChanges(size: 1))  // copies f up
+        try fs.rename(rootContext, parent: .root, name: bytes("f"), newParent: .root, newName: bytes("renamed"), flags: 0)
+        try fs.rename(rootContext, parent: .root, name: bytes("d"), newParent: .root, newName: bytes("moved"), flags: 0)
+        try #require(try Disk.stat(fixture.upper("moved/x")).fileType == .regular, "the tree was copied up")
+
+        let renamed = try fs.lookupName("renamed")
+        #expect(renamed.attributes.inode == f.attributes.inode, "st_ino kept across the rename")
+        let root = Dictionary(uniqueKeysWithValues: try fs.entries(.root).map { ($0.text, $0.inode) })
+        #expect(root["renamed"] == renamed.attributes.inode)
+        let moved = try fs.lookupName("moved")
+        #expect(root["moved"] == moved.attributes.inode)
+        let inside = Dictionary(uniqueKeysWithValues: try fs.entries(moved.inode).map { ($0.text, $0.inode) })
+        #expect(inside["x"] == (try fs.lookupName("x", in: moved.inode)).attributes.inode)
+        #expect(inside["sub"] == (try fs.lookupName("sub", in: moved.inode)).attributes.inode)
+    }
+}
+
 struct LookupCountTests {
     @Test func threeLookupsReleasedByOneForgetOfCountThree() throws {
         let fixture = try OverlayFixture(lowers: [["f": .file("f")]])

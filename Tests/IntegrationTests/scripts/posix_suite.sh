@@ -86,6 +86,11 @@ expect_eq "setxattr/getxattr" "v1" "$(getfattr --only-values -n user.k new.txt)"
 check "listxattr shows it" sh -c "getfattr -d new.txt | grep -q user.k"
 setfattr -x user.k new.txt
 check "removexattr" sh -c "! getfattr -n user.k new.txt 2>/dev/null"
+setfattr -n user.rootmark -v r1 "$M"
+expect_eq "setxattr/getxattr on the mount root" "r1" "$(getfattr --only-values -n user.rootmark "$M")"
+expect_eq "... stored on the upper's root" "r1" "$(getfattr --only-values -n user.rootmark "$UP")"
+setfattr -x user.rootmark "$M"
+check "removexattr on the mount root" sh -c "! getfattr -n user.rootmark '$M' 2>/dev/null"
 check "overlay xattrs are hidden" sh -c "mkdir op && rm -rf dir/sub && mkdir dir/sub && ! getfattr -d -m - dir/sub 2>/dev/null | grep -q overlay"
 
 # Directories, whiteouts, opaque
