@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -210,3 +211,44 @@ int scorpio_cached_bytes(int fd, uint64_t offset, uint64_t length, uint64_t *cac
 
 int scorpio_malloc_trim(void) { return malloc_trim(0); }
 
+
+/* Per-thread filesystem identity (setfsuid/setfsgid act on the calling thread only; glibc does
+ * not broadcast them to other threads as it does setuid). Changing the fsuid away from 0 drops
+ * the file capabilities (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD...) from the
+ * thread's effective set; they are raised again from the permitted set, so the thread keeps
+ * root's access while new objects get the caller's owner, as overlayfs's creds override does. */
+struct scorpio_cap_header { uint32_t version; int pid; };
+struct scorpio_cap_data { uint32_t effective, permitted, inheritable; };
+
+static int scorpio_raise_permitted(void) {
+    struct scorpio_cap_header header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+    struct scorpio_cap_data data[2];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+int scorpio_become_fs_identity(unsigned int uid, unsigned int gid) {
+    setfsgid(gid);
+    setfsuid(uid);
+    /* Each call returns the previous value: asking again tells whether the change took. */
+    if ((unsigned int)setfsgid(gid) != gid || (unsigned int)setfsuid(uid) != uid) {
+        scorpio_restore_fs_identity();
+        errno = EPERM;
+        return -1;
+    }
+    if (uid != 0 && scorpio_raise_permitted() != 0) {
+        int saved = errno;
+        scorpio_restore_fs_identity();
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+void scorpio_restore_fs_identity(void) {
+    /* Back to fsuid 0: the kernel puts the permitted file capabilities back in effect. */
+    setfsgid(getegid());
+    setfsuid(geteuid());
+}

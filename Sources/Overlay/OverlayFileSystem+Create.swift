@@ -20,16 +20,26 @@ extension OverlayFileSystem {
         return (path, false)
     }
 
-    /// The mode to create an object with: as root, without setuid and setgid, which
-    /// `finishNewName` sets after the chown to the caller. A daemon killed in between then
-    /// leaves a root-owned object without them, never a root-owned setuid file.
-    func creationMode(_ mode: UInt32) -> UInt32 { runningAsRoot ? mode & ~0o6000 : mode }
+    /// Runs one create call as the caller (CallerIdentity), so the object is the caller's from
+    /// its first instant. `body` gets the mode to create with: the requested one, or, where the
+    /// switch is not possible and a chown follows, one without setuid and setgid, which
+    /// `finishNewName` sets after the chown (a daemon killed in between then leaves a
+    /// root-owned object without them, never a root-owned setuid file). Returns `body`'s
+    /// result and whether the object still needs that chown.
+    func creatingAsCaller<R>(_ ctx: RequestContext, mode: UInt32,
+                             _ body: (_ mode: UInt32) throws(Errno) -> R) throws(Errno) -> (R, needsOwner: Bool) {
+        guard runningAsRoot else { return (try body(mode), false) }
+        return try CallerIdentity.creating(uid: ctx.uid, gid: ctx.gid) { (asCaller) throws(Errno) in
+            (try body(asCaller ? mode : mode & ~0o6000), !asCaller)
+        }
+    }
 
-    /// Gives a new upper object to the caller (we create as root) and registers its node.
+    /// Gives a new upper object to the caller when it was created as root (`needsOwner`), and
+    /// registers its node.
     func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8],
-                       mode: UInt32? = nil) throws(Errno) -> Entry {
+                       mode: UInt32? = nil, needsOwner: Bool) throws(Errno) -> Entry {
         let path = join(directoryPath, name)
-        if runningAsRoot {
+        if needsOwner {
             // A setgid directory passes its group on, as the kernel would for the caller.
             let parentStat = try upper.stat(directoryPath)
             let gid = parentStat.mode & 0o2000 != 0 ? parentStat.gid : ctx.gid
@@ -46,8 +56,10 @@ extension OverlayFileSystem {
     public func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
-            try upper.root.makeNode(at: join(directoryPath, name), mode: creationMode(mode), device: decodeDeviceFromFUSE(device))
-            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
+            let (_, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
+                try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
+            }
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode, needsOwner: needsOwner)
         }
     }
 
@@ -55,17 +67,21 @@ extension OverlayFileSystem {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, replacedWhiteout) = try prepareNewName(parent: parent, name: name)
             let path = join(directoryPath, name)
-            try upper.root.makeDirectory(at: path, mode: creationMode(mode))
+            let (_, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
+                try upper.root.makeDirectory(at: path, mode: mode)
+            }
             if replacedWhiteout { try upper.setOpaque(path) }
-            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode)
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode, needsOwner: needsOwner)
         }
     }
 
     public func symlink(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], target: [UInt8]) throws(Errno) -> Entry {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
-            try upper.root.makeSymlink(at: join(directoryPath, name), target: target)
-            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath)
+            let (_, needsOwner) = try creatingAsCaller(ctx, mode: 0o777) { (_) throws(Errno) in
+                try upper.root.makeSymlink(at: join(directoryPath, name), target: target)
+            }
+            return try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, needsOwner: needsOwner)
         }
     }
 
@@ -75,9 +91,11 @@ extension OverlayFileSystem {
             // Without OPEN (noOpen) the descriptor becomes the node's, for reads as well as writes.
             let accessFlags = options.noOpen ? (hostOpenFlags(flags) & ~O_ACCMODE_VALUE) | O_RDWR_VALUE : hostOpenFlags(flags)
             let openFlags = accessFlags | O_CREAT_VALUE | O_EXCL_VALUE
-            let fd = try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: creationMode(mode & 0o7777))
+            let (fd, needsOwner) = try creatingAsCaller(ctx, mode: mode & 0o7777) { (mode) throws(Errno) in
+                try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode)
+            }
             do throws(Errno) {
-                return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode), fd)
+                return (try finishNewName(ctx, parent: parent, name: name, directoryPath: directoryPath, mode: mode, needsOwner: needsOwner), fd)
             } catch {
                 fd.closeQuietly()
                 throw error

@@ -20,6 +20,12 @@ int scorpio_open_directory_beneath(int dirfd, const char *path);
 /// emulates the flag with an O_PATH open and a chmod through /proc. Falls back to that
 /// emulation on older kernels (ENOSYS).
 int scorpio_fchmodat_nofollow(int dirfd, const char *path, unsigned int mode);
+/// Makes the calling thread create files as uid/gid (setfsuid/setfsgid, this thread only),
+/// keeping its permitted capabilities in effect. -1 with errno when that is not possible (no
+/// CAP_SETUID/CAP_SETGID); the identity is then unchanged.
+int scorpio_become_fs_identity(unsigned int uid, unsigned int gid);
+/// Gives the calling thread back the process's own filesystem identity and capabilities.
+void scorpio_restore_fs_identity(void);
 /// copy_file_range(2).
 ssize_t scorpio_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len, unsigned int flags);
 /// preadv2(2) of one buffer with RWF_NOWAIT: fails with EAGAIN instead of waiting for the disk.

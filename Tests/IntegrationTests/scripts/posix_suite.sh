@@ -239,6 +239,27 @@ os.close(os.open('created-setid', os.O_CREAT | os.O_WRONLY, 0o6755))
 st = os.stat('created-setid')
 assert oct(st.st_mode & 0o7777) == '0o6755' and st.st_uid == 0, (oct(st.st_mode), st.st_uid)
 "
+# Objects created by another user are that user's (the daemon creates them with the caller's
+# fsuid/fsgid); a setgid directory passes its group and its setgid bit on; a directory the caller
+# may write only through a supplementary group is writable (access is the kernel's check on the
+# mount, not the daemon's identity).
+mkdir shared && chmod 1777 shared
+# (relative paths: dash's cd goes through the absolute path, and $WORK is 0700)
+setpriv --reuid=65534 --regid=65533 --clear-groups sh -c 'echo x > shared/file && mkdir shared/dir && ln -s file shared/link && mkfifo shared/fifo'
+for name in file dir link fifo; do
+    expect_eq "a $name created by another user is that user's" "65534:65533" "$(stat -c %u:%g "shared/$name")"
+    expect_eq "... in the upper too" "65534:65533" "$(stat -c %u:%g "$UP/shared/$name")"
+done
+mkdir sgdir && chgrp 42 sgdir && chmod 2777 sgdir
+setpriv --reuid=65534 --regid=65533 --clear-groups sh -c 'echo x > sgdir/file && mkdir sgdir/sub'
+expect_eq "a setgid directory gives a new file its group" "65534:42" "$(stat -c %u:%g sgdir/file)"
+expect_eq "... and a new directory its group" "65534:42" "$(stat -c %u:%g sgdir/sub)"
+check "... and its setgid bit" test -g sgdir/sub
+mkdir groupdir && chgrp 42 groupdir && chmod 0770 groupdir
+check "a directory writable through a supplementary group takes new files" \
+    setpriv --reuid=65534 --regid=65533 --groups=42 sh -c 'echo x > groupdir/file && mkdir groupdir/sub'
+expect_eq "... owned by the caller" "65534:65533" "$(stat -c %u:%g groupdir/file 2>&1)"
+check "a user outside the group may not" sh -c "! setpriv --reuid=65534 --regid=65533 --clear-groups sh -c 'echo x > groupdir/other' 2>/dev/null"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 
