@@ -60,6 +60,16 @@ mount -t tmpfs -o size=7m scorpio-test-upper "$WORK/tmpfs-upper" && MOUNTS+=("$W
 mount_scorpio "$M" "$WORK/statfs.log" --upper "$WORK/tmpfs-upper/up" --lower "$L" || exit 1
 expect_eq "statfs of the mount is the upper's filesystem (blocks, block size; FUSE sets its own type)" "$(stat -f -c '%b %S' "$WORK/tmpfs-upper")" "$(stat -f -c '%b %S' "$M")"
 check "... not the lower's" test "$(stat -f -c '%b' "$L")" != "$(stat -f -c '%b' "$M")"
+# A full upper: copying up a lower file bigger than the free space fails with ENOSPC and leaves
+# nothing behind; the file still reads as the lower's, and the mount goes on working.
+head -c 10M /dev/urandom > "$L/big10m"
+check "full upper: a copy-up that does not fit fails with ENOSPC" sh -c "! echo more 2>'$WORK/full.err' >> '$M/big10m' && grep -q 'No space left on device' '$WORK/full.err'"
+expect_eq "full upper: no partial copy is left in the upper" "" "$(find "$WORK/tmpfs-upper/up" -mindepth 1)"
+check "full upper: ... nor space held by one (under 1 MiB used)" test "$(df --output=used -k "$WORK/tmpfs-upper" | tail -1)" -lt 1024
+check "full upper: the file still reads as the lower's" cmp "$M/big10m" "$L/big10m"
+check "full upper: filling it with a new file fails with ENOSPC" sh -c "! dd if=/dev/zero of='$M/fill' bs=1M count=20 2>'$WORK/fill.err' && grep -q 'No space left on device' '$WORK/fill.err'"
+rm -f "$M/fill"
+check "full upper: after freeing space, small writes work again" sh -c "echo hello > '$M/after' && grep -q hello '$M/after'"
 unmount_scorpio "$M"
 umount "$WORK/tmpfs-upper"
 finish
