@@ -97,9 +97,12 @@ extension DicfuseLayer {
     /// siblings) once however many threads ask at the same time.
     /// The siblings are claimed along with the blob: a thread that misses one of them while
     /// the batch is in flight waits for that batch instead of fetching the directory again.
-    func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8]) throws(Errno) {
+    /// A symlink's target (`symlinkTarget`, read by readlink) takes other symlinks along, never
+    /// file contents, and is no step of a walk (DicfuseLayer+Symlinks).
+    func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8], symlinkTarget: Bool = false) throws(Errno) {
         if store.cachedBlobSize(id) != nil { return }
-        let (siblings, walking) = siblingsToPrefetch(of: id, in: parent, path: path)
+        let (siblings, walking) = symlinkTarget ? (symlinksToPrefetch(along: id, in: parent), false)
+                                                : siblingsToPrefetch(of: id, in: parent, path: path)
         switch claim(id, along: siblings) {
         case .cached:
             return
@@ -111,8 +114,10 @@ extension DicfuseLayer {
             if walking { startWalkAhead(of: id, in: parent, path: path) }
             defer {
                 // A walk's next miss comes after this fetch and after reading what it brought.
-                let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
-                walkDeadline.store(monotonicNanoseconds() + allowance, ordering: .relaxed)
+                if !symlinkTarget {
+                    let allowance = Self.walkWindowNanoseconds + Int64(claimed.count) * Self.walkReadNanosecondsPerBlob
+                    walkDeadline.store(monotonicNanoseconds() + allowance, ordering: .relaxed)
+                }
             }
             waiter.run { [self] in fetchAndRelease(claimed, waiter: waiter, path: path) }
             try waitForFetch(waiter, object: id, path: path)

@@ -53,6 +53,9 @@ public final class DicfuseLayer: ReadableLayer {
     let walkMarkers = Mutex<Set<ObjectID>>([])
     /// Whether `walkMarkers` holds any, read without the lock by every OPEN.
     let hasWalkMarkers = Atomic<Bool>(false)
+    /// Set once a symlink miss has taken the symlinks of every stored tree along
+    /// (DicfuseLayer+Symlinks).
+    let symlinkSweepDone = Atomic<Bool>(false)
     /// A marker reached while the walk-ahead thread was busy: it plans from there next.
     let pendingWalkAnchor = Mutex<WalkAnchor?>(nil)
     /// Blobs this layer's open files use, published for `cache gc`; nil if the table could
@@ -261,7 +264,7 @@ public final class DicfuseLayer: ReadableLayer {
                 // Not cached. A second time: another process sharing the cache had stored it,
                 // and removed it again when its pack failed the trailer check.
                 fetches += 1
-                try ensureBlob(entry.id, in: parent, path: path)
+                try ensureBlob(entry.id, in: parent, path: path, symlinkTarget: entry.kind == .symlink)
             }
         }
         // The access time is the cache's LRU clock (`cache gc`); relatime alone would not move

@@ -150,6 +150,15 @@ for URL in "file://$R" "git://127.0.0.1:$PORT/repo.git" "http://127.0.0.1:$HPORT
     rm -f "$WORK/d.log"
 done
 
+# With the default --prefetch siblings, a readlink's miss takes the other symlinks along (those of
+# every stored tree, in one request), never file contents: ls -lR still fetches no file.
+mount_scorpio "$M" "$WORK/lslr.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lslr" --upper "$WORK/up-lslr" || exit 1
+ls -lR "$M" > /dev/null
+expect_eq "default prefetch: ls -lR fetches the symlink targets and no file" "$SYMLINKS" "$(blobs_fetched "$WORK/lslr.log")"
+expect_eq "default prefetch: ... in one request" "1" "$(grep -c 'fetched blobs' "$WORK/lslr.log")"
+expect_eq "default prefetch: the targets are right" "plain.txt ../plain.txt" "$(readlink "$M/link-to-plain") $(readlink "$M/dir/up-link")"
+unmount_scorpio "$M"
+
 check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
 check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
 
