@@ -43,6 +43,9 @@ public struct MountOptions: Sendable {
     public var defaultPermissions = true
     /// Let users other than the mounter in (needs root, or user_allow_other for fusermount3).
     public var allowOther = true
+    /// Environment variables (NAME=value) fusermount3 must not inherit, by name prefix: the
+    /// caller's secrets (the helper needs none).
+    public var hiddenFromHelper: [String] = []
     public init() {}
 }
 
@@ -98,8 +101,9 @@ public struct FUSEMount: Sendable {
         let child: ChildProcess
         do {
             defer { messages.write.closeQuietly() }
-            // Not the git server's credentials (HTTPCredentials.daemonHandOff): the helper needs none.
-            let environment = currentEnvironment().filter { !$0.hasPrefix("SCORPIO_HTTP_") }
+            let environment = currentEnvironment().filter { variable in
+                !options.hiddenFromHelper.contains { variable.hasPrefix($0) }
+            }
             child = try ChildProcess.spawn(["fusermount3", "-o", opts, "--", mountPoint],
                                            environment: environment + ["_FUSE_COMMFD=3"],
                                            descriptors: [(FileDescriptor(rawValue: pair[1]), 3), (messages.write, 2)])

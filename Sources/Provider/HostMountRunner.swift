@@ -1,6 +1,7 @@
 // Runs one host mount in the foreground: check paths, open the layers (before mounting, so a
 // mount over a layer cannot shadow it), mount, serve until the kernel ends the connection or a
 // termination signal arrives, then unmount.
+import Dicfuse
 import FUSEWire
 import Foundation
 import Glibc
@@ -33,7 +34,9 @@ struct HostMountRunner {
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends
-        let mount = try FUSEMount.mount(at: mountPoint, options: MountOptions())
+        var mountOptions = MountOptions()
+        mountOptions.hiddenFromHelper = HTTPCredentials.environmentPrefixes
+        let mount = try FUSEMount.mount(at: mountPoint, options: mountOptions)
         var configuration = settings.stack.initConfiguration
         configuration.passthrough = settings.passthrough
         configuration.writebackCache = settings.writebackCache

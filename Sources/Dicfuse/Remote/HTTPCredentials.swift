@@ -104,6 +104,10 @@ public enum HTTPCredentials {
         return "cannot be decoded"
     }
 
+    /// The environment variables holding credentials (and the CA file), by prefix: child
+    /// processes that talk to no git server (fusermount3) do not get them.
+    public static let environmentPrefixes = ["SCORPIO_HTTP_"]
+
     /// For starting the daemon copy: the URL without user info, and the user info moved to
     /// the environment variables that stand for it, so no other user can read it in
     /// /proc/PID/cmdline (a process's environment is readable only by its owner).
