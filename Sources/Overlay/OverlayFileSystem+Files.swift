@@ -11,7 +11,11 @@ extension OverlayFileSystem {
     /// dropped because the kernel sends explicit offsets (pwrite on an O_APPEND descriptor
     /// would ignore them on Linux).
     func hostOpenFlags(_ flags: UInt32) -> Int32 {
-        Int32(bitPattern: flags) & ~(O_CREAT_VALUE | O_EXCL_VALUE | O_NOCTTY_VALUE | O_APPEND_VALUE)
+        let host = Int32(bitPattern: flags) & ~(O_CREAT_VALUE | O_EXCL_VALUE | O_NOCTTY_VALUE | O_APPEND_VALUE)
+        // With the writeback cache the kernel reads a page before writing part of it, through
+        // whatever handle the writer has, a write-only one too: such handles need reads.
+        guard options.writebackCache, host & O_ACCMODE_VALUE == O_WRONLY_VALUE else { return host }
+        return (host & ~O_ACCMODE_VALUE) | O_RDWR_VALUE
     }
 
     public func open(_ ctx: RequestContext, inode: InodeNumber, flags: UInt32) throws(Errno) -> OpenResult {

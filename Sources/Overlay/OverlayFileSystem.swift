@@ -29,6 +29,9 @@ public struct OverlayOptions: Sendable {
     /// The session answers OPEN with ENOSYS (InitConfiguration.noOpen): CREATE returns handle 0
     /// and file I/O runs on per-node descriptors (OverlayFileSystem+NoOpen).
     public var noOpen = false
+    /// The session asks for the writeback cache (InitConfiguration.writebackCache): files
+    /// opened write-only get descriptors that can read too (see hostOpenFlags).
+    public var writebackCache = false
     public init() {}
 }
 

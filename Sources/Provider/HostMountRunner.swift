@@ -30,7 +30,7 @@ struct HostMountRunner {
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
         var fuseLogger = logger
         fuseLogger[metadataKey: "mount"] = "\(mountPoint)"
-        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, stack: settings.stack, logger: fuseLogger)
+        let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, writebackCache: settings.writebackCache, stack: settings.stack, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
         umask(0)  // the kernel already applied the caller's umask to every mode it sends

@@ -41,8 +41,9 @@ struct OverlayLayers {
     }
 
     /// A new overlay over these layers (each virtiofs connection gets its own inode table).
-    func fileSystem(passthrough: Bool, stack: OverlayStackSettings, logger: Logger) throws -> OverlayFileSystem {
+    func fileSystem(passthrough: Bool, writebackCache: Bool, stack: OverlayStackSettings, logger: Logger) throws -> OverlayFileSystem {
         var options = OverlayOptions()
+        options.writebackCache = writebackCache
         options.passthrough = passthrough && !stack.noOpen
         options.extendedAttributes = stack.extendedAttributes
         options.noOpen = stack.noOpen

@@ -53,7 +53,7 @@ struct VirtioFSRunner {
         var failure: Error?
         server.serve {
             do {
-                let fileSystem = try layers.fileSystem(passthrough: false, stack: settings.stack, logger: logger)
+                let fileSystem = try layers.fileSystem(passthrough: false, writebackCache: configuration.writebackCache, stack: settings.stack, logger: logger)
                 let dispatcher = Dispatcher(fileSystem: fileSystem, configuration: configuration, registrar: nil, logger: logger)
                 return VirtioFSServer.Session(
                     makeHandler: { FUSEChainHandler(dispatcher: dispatcher, logger: logger) },

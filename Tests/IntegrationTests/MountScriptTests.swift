@@ -11,6 +11,7 @@ struct MountScriptTests {
     @Test func posixBehaviourSuite() throws { try runScript("posix_suite.sh") }
     @Test func posixBehaviourSuiteWithoutOpen() throws { try runScript("posix_suite.sh", arguments: ["--no-open"]) }
     @Test func posixBehaviourSuiteOverIoUring() throws { try runScript("posix_suite.sh", arguments: ["--io-uring"]) }
+    @Test func posixBehaviourSuiteWithWritebackCache() throws { try runScript("posix_suite.sh", arguments: ["--writeback-cache"]) }
     @Test func ioUringServesRequestsOnEveryCPU() throws { try runScript("io_uring.sh") }
     @Test func noOpenKeepsOpensAndReleasesOutOfTheDaemon() throws { try runScript("no_open.sh") }
     @Test func kernelOverlayfsReadsTheSameTree() throws { try runScript("overlayfs_compat.sh") }
