@@ -123,16 +123,18 @@ extension OverlayFileSystem {
     /// Before the known node named `name` in `parent` loses that name: keeps what a program
     /// that opened it (unknown to us without OPEN) needs to go on using it.
     func keepUnlinkedReachable(parent: InodeNumber, name: [UInt8], path: [UInt8]) {
-        guard options.noOpen else { return }
         let known = state.withLock { s -> (InodeNumber, Node)? in
             guard let id = s.table.child(of: parent, named: name), let node = s.table[id], !node.isDirectory else { return nil }
             return (id, node)
         }
         guard let (id, node) = known else { return }
         if node.layer != 0 {
+            // The lower file stays where it is: fstat of a handle that has no descriptor (a
+            // small file served from the page cache) stats it there (hostStat), in every mode.
             state.withLock { $0.table[id]?.detachedLowerPath = path }
             return
         }
+        guard options.noOpen else { return }  // with OPEN, a handle's descriptor keeps the data
         if let cached = node.descriptor, cached.layer == 0 {
             cached.pinned.store(true, ordering: .relaxed)
             return

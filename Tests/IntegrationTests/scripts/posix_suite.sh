@@ -22,6 +22,7 @@ ln -s file.txt "$L1/link"
 echo shared > "$L1/lh1" && ln "$L1/lh1" "$L1/lh2"
 echo low > "$L1/xlow"
 mkdir -p "$L1/xdir" && echo in-xdir > "$L1/xdir/f"
+echo "held open" > "$L1/held.txt"
 mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
 
@@ -96,6 +97,18 @@ check "overlay xattrs are hidden" sh -c "mkdir op && rm -rf dir/sub && mkdir dir
 # Directories, whiteouts, opaque
 check "rmdir of merged dir with content fails" sh -c "! rmdir dir 2>/dev/null"
 rm only2/two.txt
+# A lower file held open while another program unlinks it: the holder still stats and reads it
+# (as on overlayfs; its open was served from the page cache, without a descriptor to fstat).
+cat held.txt > /dev/null
+check "an unlinked lower file held open still stats and reads" python3 -c "
+import os
+fd = os.open('held.txt', os.O_RDONLY)
+os.unlink('held.txt')
+st = os.fstat(fd)
+assert st.st_size == 10 and st.st_nlink in (0, 1), (st.st_size, st.st_nlink)
+assert os.pread(fd, 100, 0) == b'held open\\n', os.pread(fd, 100, 0)
+os.close(fd)
+"
 check "unlink of lower file hides it" test ! -e only2/two.txt
 check "unlink leaves a whiteout (char 0/0)" sh -c "test -c '$UP/only2/two.txt' && test \"\$(stat -c %t:%T '$UP/only2/two.txt')\" = 0:0"
 rmdir only2
