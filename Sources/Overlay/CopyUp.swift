@@ -41,9 +41,21 @@ extension OverlayFileSystem {
             adoptUpper(id, stat: existing)
             return
         }
-        try copyObject(path, from: source, stat: try source.stat(path), withData: withData, origin: node.reportedInode)
+        try preservingTimes(of: parentPath(of: path)) { () throws(Errno) in
+            try copyObject(path, from: source, stat: try source.stat(path), withData: withData, origin: node.reportedInode)
+        }
         adoptUpper(id, stat: try upper.stat(path))
         logger.debug("copied up", metadata: ["inode": "\(id)", "from": "\(source.name)"])
+    }
+
+    /// Runs `body`, which adds entries to the upper directory at `path` for a copy-up, and
+    /// puts the directory's access and modification times back after: a copy-up changes
+    /// nothing a program can see, the parent's mtime included (overlayfs restores it too).
+    func preservingTimes(of path: [UInt8], _ body: () throws(Errno) -> Void) throws(Errno) {
+        let before = try? upper.stat(path)
+        try body()
+        guard let before else { return }
+        try? upper.root.setTimes(at: path, access: .time(before.accessTime), modification: .time(before.modificationTime))
     }
 
     /// Records that a node's visible copy is now the upper one.
@@ -101,20 +113,25 @@ extension OverlayFileSystem {
     /// upper layer and marks it opaque, so the directory no longer depends on any lower layer.
     /// Used before renaming a merged directory (the "copy-up" choice; overlayfs's alternative is
     /// a redirect xattr).
+    /// The directory keeps its times; the whiteouts in it go, since nothing below is left to
+    /// hide (kernel overlayfs would list them in an opaque directory).
     func copyUpTree(_ path: [UInt8], layers: [LayerIndex]) throws(Errno) {
-        for entry in try mergedListing(path: path, layers: layers) {
-            guard let child = try resolve(entry.name, in: path, layers: layers) else { continue }
-            let childPath = join(path, entry.name)
-            if child.layer != 0 {
-                try copyObject(childPath, from: layer(child.layer), stat: child.stat,
-                               origin: reportedInode(layer: child.layer, inode: child.stat.inode))
+        try preservingTimes(of: path) { () throws(Errno) in
+            for entry in try mergedListing(path: path, layers: layers) {
+                guard let child = try resolve(entry.name, in: path, layers: layers) else { continue }
+                let childPath = join(path, entry.name)
+                if child.layer != 0 {
+                    try copyObject(childPath, from: layer(child.layer), stat: child.stat,
+                                   origin: reportedInode(layer: child.layer, inode: child.stat.inode))
+                }
+                if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
+                    try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories)
+                }
             }
-            if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
-                try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories)
-            }
+            try upper.setOpaque(path)
+            upper.setImpure(path)  // its copied-up entries lose their lower names when it moves
+            try removeWhiteouts(in: path)  // after the opaque marker: a kill in between hides no less
         }
-        try upper.setOpaque(path)
-        upper.setImpure(path)  // its copied-up entries lose their lower names when it moves
     }
 
     /// Owner, xattrs, mode and times of `path` in the upper, taken from the lower's copy.

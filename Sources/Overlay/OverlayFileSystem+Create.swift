@@ -54,7 +54,10 @@ extension OverlayFileSystem {
     }
 
     public func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry {
-        try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
+        // A 0/0 character device in the upper is a whiteout: it would delete the name rather
+        // than create it. overlayfs refuses it with EPERM too.
+        if FileType(mode: mode) == .characterDevice && decodeDeviceFromFUSE(device) == 0 { throw .notPermitted }
+        return try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
             let (_, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
                 try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))

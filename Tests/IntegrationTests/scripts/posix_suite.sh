@@ -23,6 +23,9 @@ echo shared > "$L1/lh1" && ln "$L1/lh1" "$L1/lh2"
 echo low > "$L1/xlow"
 mkdir -p "$L1/xdir" && echo in-xdir > "$L1/xdir/f"
 echo "held open" > "$L1/held.txt"
+mkdir -p "$L1/timed/sub" "$L1/moving/sub" "$L1/wmix" "$L2/wmix"
+echo t > "$L1/timed/f"; echo m > "$L1/moving/sub/f"; echo w1 > "$L1/wmix/w1"; echo w2 > "$L2/wmix/w2"
+touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
 mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
 
@@ -97,6 +100,16 @@ check "overlay xattrs are hidden" sh -c "mkdir op && rm -rf dir/sub && mkdir dir
 # Directories, whiteouts, opaque
 check "rmdir of merged dir with content fails" sh -c "! rmdir dir 2>/dev/null"
 rm only2/two.txt
+# A copy-up changes nothing a program can see: the parent directory keeps its mtime; a directory
+# renamed as a whole tree keeps its own and its subdirectories' times; whiteouts inside it go
+# (it is opaque), so kernel overlayfs lists no phantom names there.
+chmod 600 timed/f
+expect_eq "copy-up keeps the parent directory's mtime (upper copy)" "981173106" "$(stat -c %Y "$UP/timed")"
+rm wmix/w2
+mv moving moved-tree && mv wmix wmix2
+expect_eq "a directory renamed as a tree keeps its mtime and its subdirectory's" "981173106 981173106" "$(stat -c %Y "$UP/moved-tree" "$UP/moved-tree/sub" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "... and leaves no whiteout in the opaque copy" "" "$(find "$UP/wmix2" -type c)"
+expect_eq "... which lists what the mount showed" "w1" "$(ls wmix2)"
 # A lower file held open while another program unlinks it: the holder still stats and reads it
 # (as on overlayfs; its open was served from the page cache, without a descriptor to fstat).
 cat held.txt > /dev/null
@@ -182,6 +195,7 @@ mkfifo fifo
 check "fifo" test -p fifo
 (echo through-fifo > fifo &) ; expect_eq "fifo carries data" "through-fifo" "$(cat fifo)"
 mknod chardev c 1 3
+check "a 0/0 character device (a whiteout in the upper) is refused with EPERM, as on overlayfs" sh -c "! mknod wh0 c 0 0 2>'$WORK/wh0.err' && grep -q 'not permitted' '$WORK/wh0.err' && test ! -e wh0 && test ! -e '$UP/wh0'"
 check "character device as root" sh -c "test -c chardev && test \"\$(stat -c %t:%T chardev)\" = 1:3"
 check "st_ino unique across layers" sh -c "test \$(find . -xdev -printf '%i\n' | sort | uniq -d | wc -l) -le \$(find . -links +1 -type f | wc -l)"
 inodes_before=$(stat -c %i moved.txt meta.txt dir2 link hl2 lh1 lh2 | tr '\n' ' ')
