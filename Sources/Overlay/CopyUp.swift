@@ -41,10 +41,16 @@ extension OverlayFileSystem {
             adoptUpper(id, stat: existing)
             return
         }
+        let lowerStat = try source.stat(path)
         try preservingTimes(of: parentPath(of: path)) { () throws(Errno) in
-            try copyObject(path, from: source, stat: try source.stat(path), withData: withData, origin: node.reportedInode)
+            try copyObject(path, from: source, stat: lowerStat, withData: withData, origin: node.reportedInode)
         }
-        adoptUpper(id, stat: try upper.stat(path))
+        let copied = try upper.stat(path)
+        adoptUpper(id, stat: copied)
+        if lowerStat.fileType == .regular && lowerStat.linkCount > 1 {  // no origin kept (see copyObject)
+            let number = reportedInode(layer: 0, inode: copied.inode)
+            state.withLock { $0.table[id]?.reportedInode = number }
+        }
         logger.debug("copied up", metadata: ["inode": "\(id)", "from": "\(source.name)"])
     }
 
@@ -80,7 +86,9 @@ extension OverlayFileSystem {
             try upper.root.makeDirectory(at: path, mode: stat.permissions | 0o700)
         case .regular:
             try copyRegularFile(path, from: source, stat: stat, withData: withData)
-            upper.setOrigin(path, inode: origin)
+            // One name of a lower hard link becomes a file of its own: it must not keep the
+            // number the other names still report (overlayfs without index=on does the same).
+            if stat.linkCount <= 1 { upper.setOrigin(path, inode: origin) }
             return
         case .symlink:
             try upper.root.makeSymlink(at: path, target: try source.readLink(path))
@@ -115,17 +123,30 @@ extension OverlayFileSystem {
     /// a redirect xattr).
     /// The directory keeps its times; the whiteouts in it go, since nothing below is left to
     /// hide (kernel overlayfs would list them in an opaque directory).
+    /// Names of one lower hard link inside the tree stay one file: the first is copied, the
+    /// others linked to it (as overlayfs's redirected directory keeps them).
     func copyUpTree(_ path: [UInt8], layers: [LayerIndex]) throws(Errno) {
+        var linked: [HostKey: [UInt8]] = [:]
+        try copyUpTree(path, layers: layers, linked: &linked)
+    }
+
+    private func copyUpTree(_ path: [UInt8], layers: [LayerIndex], linked: inout [HostKey: [UInt8]]) throws(Errno) {
         try preservingTimes(of: path) { () throws(Errno) in
             for entry in try mergedListing(path: path, layers: layers) {
                 guard let child = try resolve(entry.name, in: path, layers: layers) else { continue }
                 let childPath = join(path, entry.name)
                 if child.layer != 0 {
+                    let key = HostKey(layer: child.layer, device: child.stat.device, inode: child.stat.inode)
+                    if child.stat.fileType == .regular && child.stat.linkCount > 1, let first = linked[key] {
+                        try upper.root.link(from: first, to: childPath)
+                        continue
+                    }
                     try copyObject(childPath, from: layer(child.layer), stat: child.stat,
                                    origin: reportedInode(layer: child.layer, inode: child.stat.inode))
+                    if child.stat.fileType == .regular && child.stat.linkCount > 1 { linked[key] = childPath }
                 }
                 if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
-                    try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories)
+                    try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories, linked: &linked)
                 }
             }
             try upper.setOpaque(path)

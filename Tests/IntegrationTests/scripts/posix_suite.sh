@@ -20,6 +20,7 @@ chmod 640 "$L1/meta.txt"; chown 1234:2345 "$L1/meta.txt"; touch -d '2001-02-03 0
 setfattr -n user.origin -v lower "$L1/meta.txt"
 ln -s file.txt "$L1/link"
 echo shared > "$L1/lh1" && ln "$L1/lh1" "$L1/lh2"
+mkdir -p "$L1/hltree" && echo pair > "$L1/hltree/a" && ln "$L1/hltree/a" "$L1/hltree/b"
 echo low > "$L1/xlow"
 mkdir -p "$L1/xdir" && echo in-xdir > "$L1/xdir/f"
 echo "held open" > "$L1/held.txt"
@@ -181,6 +182,13 @@ echo changed > lh2
 expect_eq "a write through one name of a lower hard link changes that name" "changed" "$(cat lh2)"
 expect_eq "... and not the other name" "shared" "$(cat lh1)"
 check "... nor the lower layer" test "$(cat "$L1/lh1")" = shared
+check "... and the two names, now two files, report different st_ino" test "$(stat -c %i lh1)" != "$(stat -c %i lh2)"
+mv hltree hltree2
+expect_eq "a directory renamed as a tree keeps a lower hard link one file (st_ino, nlink)" \
+    "$(stat -c %i:2 hltree2/a)" "$(stat -c %i:%h hltree2/b)"
+check "... linked in the upper too" test "$(stat -c %h "$UP/hltree2/a")" = 2
+echo more >> hltree2/a
+expect_eq "... so a write through one name shows through the other" "pair more" "$(cat hltree2/b | tr '\n' ' ' | sed 's/ $//')"
 chmod 700 "$M"
 expect_eq "chmod of the mount root" "700" "$(stat -c %a "$M")"
 chmod 755 "$M"
@@ -198,9 +206,9 @@ mknod chardev c 1 3
 check "a 0/0 character device (a whiteout in the upper) is refused with EPERM, as on overlayfs" sh -c "! mknod wh0 c 0 0 2>'$WORK/wh0.err' && grep -q 'not permitted' '$WORK/wh0.err' && test ! -e wh0 && test ! -e '$UP/wh0'"
 check "character device as root" sh -c "test -c chardev && test \"\$(stat -c %t:%T chardev)\" = 1:3"
 check "st_ino unique across layers" sh -c "test \$(find . -xdev -printf '%i\n' | sort | uniq -d | wc -l) -le \$(find . -links +1 -type f | wc -l)"
-inodes_before=$(stat -c %i moved.txt meta.txt dir2 link hl2 lh1 lh2 | tr '\n' ' ')
+inodes_before=$(stat -c %i moved.txt meta.txt dir2 link hl2 lh1 lh2 hltree2/a hltree2/b | tr '\n' ' ')
 sync; echo 2 > /proc/sys/vm/drop_caches  # the kernel forgets the inodes; they are looked up again
-expect_eq "st_ino stable after the kernel forgot the inodes" "$inodes_before" "$(stat -c %i moved.txt meta.txt dir2 link hl2 lh1 lh2 | tr '\n' ' ')"
+expect_eq "st_ino stable after the kernel forgot the inodes" "$inodes_before" "$(stat -c %i moved.txt meta.txt dir2 link hl2 lh1 lh2 hltree2/a hltree2/b | tr '\n' ' ')"
 expect_eq "statfs reports the upper's filesystem" "$(stat -f -c %b "$UP")" "$(stat -f -c %b .)"
 
 # Concurrent writers
