@@ -44,6 +44,13 @@ public struct AttributeChanges: Sendable, Equatable {
         self.mode = mode; self.uid = uid; self.gid = gid; self.size = size; self.accessTime = accessTime
         self.modificationTime = modificationTime; self.handle = handle; self.killSetIDBits = killSetIDBits
     }
+
+    /// Nothing to change: the kernel sends such a SETATTR with the writeback cache, to store a
+    /// ctime it kept itself (FATTR_CTIME, which we do not decode: no filesystem call sets it).
+    public var changesNothing: Bool { changesOnlyTimes && accessTime == nil && modificationTime == nil }
+
+    /// Only atime and mtime, if anything (the writeback cache also stores the times it kept).
+    public var changesOnlyTimes: Bool { mode == nil && uid == nil && gid == nil && size == nil && !killSetIDBits }
 }
 
 /// A time in SETATTR: an explicit value or "now" (FATTR_ATIME_NOW / FATTR_MTIME_NOW).

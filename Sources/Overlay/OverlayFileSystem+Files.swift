@@ -293,6 +293,9 @@ extension OverlayFileSystem {
     }
 
     public func setAttributes(_ ctx: RequestContext, inode: InodeNumber, changes: AttributeChanges) throws(Errno) -> Attributes {
+        // A ctime-only SETATTR (the writeback cache after an unlink or a link) changes nothing
+        // we keep: no copy-up, and it works on an unlinked lower file too.
+        if changes.changesNothing { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
         let path: [UInt8]
         do {
             path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
@@ -303,7 +306,12 @@ extension OverlayFileSystem {
             let (handleFD, kept) = state.withLock { s in
                 (s.handles.anyDescriptor(of: inode, upperOnly: true), s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil })
             }
-            guard let fd = handleFD ?? kept?.descriptor else { throw .staleNFSFileHandle }
+            guard let fd = handleFD ?? kept?.descriptor else {
+                // An unlinked lower file: the times the writeback cache stores when it is
+                // closed have nowhere to go (the lower stays as it is) and need nowhere.
+                if changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
+                throw .staleNFSFileHandle
+            }
             defer { withExtendedLifetime(kept) {} }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }
