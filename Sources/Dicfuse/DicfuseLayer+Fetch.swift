@@ -101,6 +101,14 @@ extension DicfuseLayer {
     /// file contents, and is no step of a walk (DicfuseLayer+Symlinks).
     func ensureBlob(_ id: ObjectID, in parent: ObjectID, path: [UInt8], symlinkTarget: Bool = false) throws(Errno) {
         if store.cachedBlobSize(id) != nil { return }
+        // Fetched by this daemon a while ago and gone now: `cache gc` (or another process)
+        // evicted it, and likely its neighbours, which the memo would keep out of this batch
+        // and of every batch after: one request per file.
+        if recentlyFetched.withLock({ $0.contains(id) }) {
+            recentlyFetched.withLock { $0.removeAll() }
+            logger.info("a blob fetched before is gone from the cache (evicted?): planning from the store again",
+                        metadata: ["object": "\(id.hex)"])
+        }
         let (siblings, walking) = symlinkTarget ? (symlinksToPrefetch(along: id, in: parent), false)
                                                 : siblingsToPrefetch(of: id, in: parent, path: path)
         switch claim(id, along: siblings) {

@@ -14,6 +14,12 @@ struct RecentObjects {
     /// Forgets `id` (its slot in the ring stays until it is reused).
     mutating func remove(_ id: ObjectID) { members.remove(id) }
 
+    mutating func removeAll() {
+        members.removeAll()
+        ring.removeAll(keepingCapacity: true)
+        next = 0
+    }
+
     mutating func insert(_ id: ObjectID) {
         guard !members.contains(id) else { return }
         if ring.count < Self.capacity {

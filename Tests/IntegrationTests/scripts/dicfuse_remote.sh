@@ -354,6 +354,13 @@ expect_eq "long walk: a file's content" "17/33" "$(cat "$M/d17/f33.txt")"
 expect_eq "long walk: every blob fetched once" "2000" "$(blobs_fetched "$WORK/wide.log")"
 requests=$(grep -c 'fetched blobs' "$WORK/wide.log")
 check "long walk: growing batches ($requests requests; fixed 256-blob batches need 9)" test "$requests" -le 6
+# `cache gc` evicts what the mount fetched: reading it all again batches as the first time did
+# (the memo of fetched blobs once kept them out of every batch: one request per file).
+"$BIN" cache gc --cache "$WORK/cache-wide" --max-size 0 > /dev/null
+sync; echo 3 > /proc/sys/vm/drop_caches
+check "after cache gc: tar reads all 2,000 files again" sh -c "tar -cf - -C '$M' . | tar -tvf - | grep -c '\.txt$' | grep -qx 2000"
+again=$(( $(grep -c 'fetched blobs' "$WORK/wide.log") - requests ))
+check "after cache gc: the evicted blobs come back in batches ($again requests)" test "$again" -le 8
 unmount_scorpio "$M"
 
 # A walk that reads at its own pace: reaching the start of the window fetched ahead of it
