@@ -534,7 +534,7 @@ for variant in $READS; do
         fi
         vm+=("$T_MOUNT"); tp=0
         if [[ $variant == prefetch ]]; then
-            STDERR_OK='^prefetch: ([0-9]+/[0-9]+ files, 0 failed|[0-9]+ objects, [0-9.]+ MiB in )' run_t "$SC_BIN" prefetch "$SC_MNT" --jobs "$PF_JOBS"
+            STDERR_OK='^prefetch: ([0-9]+/[0-9]+ files, 0 failed|[0-9]+ objects, [0-9.]+ MiB received in )' run_t "$SC_BIN" prefetch "$SC_MNT" --jobs "$PF_JOBS"
             tp=$T_LAST; PF_SUMMARY=$(tail -n 1 "$RUN/cmd.err")
             if [[ $tp != FAIL && $PF_SUMMARY == "prefetch: 0/0 files"* ]]; then
                 # Seen with the 2026-11-25 build: the mount's root reports st_nlink 2 (its upper
@@ -543,7 +543,7 @@ for variant in $READS; do
                 # time of both calls counts.
                 issue "$CUR: 'scorpio-provider prefetch MNT' found no files ($PF_SUMMARY; root st_nlink $(stat -c %h "$SC_MNT")); retried with the top-level directories as paths"
                 mapfile -t tops < <(find "$SC_MNT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n')
-                STDERR_OK='^prefetch: ([0-9]+/[0-9]+ files, 0 failed|[0-9]+ objects, [0-9.]+ MiB in )' run_t "$SC_BIN" prefetch "$SC_MNT" "${tops[@]}" --jobs "$PF_JOBS"
+                STDERR_OK='^prefetch: ([0-9]+/[0-9]+ files, 0 failed|[0-9]+ objects, [0-9.]+ MiB received in )' run_t "$SC_BIN" prefetch "$SC_MNT" "${tops[@]}" --jobs "$PF_JOBS"
                 tp=$(add "$tp" "$T_LAST"); PF_SUMMARY=$(tail -n 1 "$RUN/cmd.err")
             fi
             vp+=("$tp")

@@ -71,10 +71,12 @@ struct BulkPrefetch {
 
     private func report(since baseline: (Int, Int), started: Double, final: Bool, stopped: Bool) {
         let now = progress()
-        let objects = now.0 - baseline.0
-        let megabytes = Double(now.1 - baseline.1) / 1_048_576
+        // The daemon's totals count from its start: one restarted meanwhile counts from zero.
+        let objects = max(0, now.0 - baseline.0)
+        // Bytes as received: packs are compressed, so this is less than the files' sizes.
+        let megabytes = Double(max(0, now.1 - baseline.1)) / 1_048_576
         let seconds = max(0.001, monotonicSeconds() - started)
-        var line = "prefetch: \(objects) objects, \(String(format: "%.1f", megabytes)) MiB in \(String(format: "%.1f", seconds)) s"
+        var line = "prefetch: \(objects) objects, \(String(format: "%.1f", megabytes)) MiB received in \(String(format: "%.1f", seconds)) s"
         line += ", \(String(format: "%.1f", megabytes / seconds)) MiB/s"
         if stopped { line += " (stopped)" }
         FileHandle.standardError.write(Data((final ? line + "\n" : "\r" + line + "\u{1B}[K").utf8))

@@ -30,7 +30,7 @@ struct PrefetchCommand: ParsableCommand {
             printError("\(mountPoint) is not a mounted workspace")
             throw ExitCode(ExitStatus.invalidSetup)
         }
-        let roots = paths.isEmpty ? [mountPoint] : paths.map { $0.hasPrefix("/") ? $0 : mountPoint + "/" + $0 }
+        let roots = try insideTheMount(paths.isEmpty ? [mountPoint] : paths.map { $0.hasPrefix("/") ? $0 : mountPoint + "/" + $0 })
         switch BulkPrefetch(mountPoint: mountPoint, roots: roots).run() {
         case .done: return
         case .failed(let message):
@@ -53,6 +53,29 @@ struct PrefetchCommand: ParsableCommand {
         if result.failed > 0 {
             printError("\(result.failed) of \(files.count) files could not be read (see the daemon's log)")
             throw ExitCode(ExitStatus.runtimeFailure)
+        }
+    }
+}
+
+extension PrefetchCommand {
+    /// The paths with symlinks resolved (the control xattr of a symlink is never asked for:
+    /// the kernel answers user.* xattrs of symlinks itself), each inside the mount: a path
+    /// elsewhere would make the fallback read files outside it.
+    func insideTheMount(_ paths: [String]) throws -> [String] {
+        guard let mount = SetupChecks.canonicalPath(mountPoint) else {
+            printError("\(mountPoint): cannot be resolved")
+            throw ExitCode(ExitStatus.invalidSetup)
+        }
+        return try paths.map { path in
+            guard let resolved = SetupChecks.canonicalPath(path) else {
+                printError("\(path): no such file or directory")
+                throw ExitCode(ExitStatus.invalidSetup)
+            }
+            guard resolved == mount || resolved.hasPrefix(mount == "/" ? "/" : mount + "/") else {
+                printError("\(path): not inside the mount \(mountPoint)")
+                throw ExitCode(ExitStatus.invalidSetup)
+            }
+            return resolved
         }
     }
 }

@@ -69,7 +69,7 @@ script -qec "'$BIN' --mount '$M' --repo '$URL' --cache '$WORK/cache-tty' --upper
 MOUNTS+=("$M")
 check "on a terminal the mount shows the tree fetch's objects, MiB and rate" grep -qE "[0-9]+ objects, [0-9.]+ MiB received, [0-9.]+ MiB/s" "$WORK/tty-mount.out"
 script -qec "'$BIN' prefetch '$M'" "$WORK/tty-prefetch.out" > /dev/null
-check "on a terminal prefetch shows objects, MiB and rate" grep -qE "prefetch: [0-9]+ objects, [0-9.]+ MiB in [0-9.]+ s, [0-9.]+ MiB/s" "$WORK/tty-prefetch.out"
+check "on a terminal prefetch shows objects, MiB and rate" grep -qE "prefetch: [0-9]+ objects, [0-9.]+ MiB received in [0-9.]+ s, [0-9.]+ MiB/s" "$WORK/tty-prefetch.out"
 "$BIN" unmount "$M"
 for _ in $(seq 50); do grep -q " $M " /proc/mounts || break; sleep 0.1; done
 "$BIN" --mount "$M" --repo "$URL" --cache "$WORK/cache-notty" --upper "$WORK/up-notty" --log-file "$WORK/notty.log" 2> "$WORK/notty.err"

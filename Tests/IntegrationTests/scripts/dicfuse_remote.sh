@@ -292,6 +292,15 @@ check "prefetch of a subtree succeeds" "$BIN" prefetch "$M" dir
 DIR_BLOBS=$(git -C "$R" ls-tree -r HEAD dir | awk '{print $3}' | sort -u | wc -l)
 expect_eq "prefetch fetched exactly the blobs of the subtree" "$DIR_BLOBS" "$(find "$CACHE/blobs" -type f | wc -l)"
 expect_eq "prefetch fetched them in one batch request" "1" "$(grep -c 'fetched blobs' "$WORK/pf.log")"
+# Paths are resolved first: a symlink is followed (the kernel answers a symlink's user.* xattrs
+# itself, which sent the whole request to the read-every-file fallback), and a path outside the
+# mount is refused (the fallback would read files there).
+"$BIN" prefetch "$M" link-to-plain > "$WORK/pf-link.out" 2>&1
+check "prefetch of a symlink prefetches its target in bulk" sh -c "grep -q 'prefetch: 1 objects' '$WORK/pf-link.out' && test -f '$CACHE/blobs/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c1-2)/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c3-)'"
+expect_eq "prefetch of a path outside the mount: exit 2, one line" "2 1" \
+    "$("$BIN" prefetch "$M" /etc > /dev/null 2> "$WORK/pf-out.err"; echo "$? $(wc -l < "$WORK/pf-out.err")")"
+check "... saying so" grep -q "/etc: not inside the mount" "$WORK/pf-out.err"
+expect_eq "prefetch of a missing path: exit 2" "2" "$("$BIN" prefetch "$M" no-such-dir > /dev/null 2>&1; echo $?)"
 check "prefetch of the whole mount (no paths) succeeds" "$BIN" prefetch "$M"
 ALL_BLOBS=$(git -C "$R" ls-tree -r HEAD | awk '$2 == "blob" {print $3}' | sort -u | wc -l)
 expect_eq "the whole commit's blobs are cached" "$ALL_BLOBS" "$(find "$CACHE/blobs" -type f | wc -l)"
