@@ -21,19 +21,19 @@ public enum DicfuseSetup {
         let key = ref ?? "HEAD"
         let commit: ObjectID
         let refName: String
-        if let ref, let id = ObjectID(hex: ref), store.isComplete(id) || (lazyTrees && hasRootTree(id, store)) {
+        let usable = { (commit: ObjectID) -> Bool in lazyTrees ? hasRootTree(commit, store) : hasAllTrees(commit, store) }
+        if let ref, let id = ObjectID(hex: ref), usable(id) {
             (commit, refName) = (id, ref)  // a pinned, fully cached commit: no network at all
         } else {
             do {
                 // With a usable cached ref, an unreachable remote falls back to it at once.
-                let fallback = store.cachedRef(url: url.cacheKey, ref: key).map { store.isComplete($0) || (lazyTrees && hasRootTree($0, store)) } ?? false
+                let fallback = store.cachedRef(url: url.cacheKey, ref: key).map(usable) ?? false
                 (commit, refName) = try RemoteRetry.run(logger: logger, attempts: fallback ? 1 : RemoteRetry.attempts) {
                     () throws(RemoteError) in try remote.resolve(ref: ref)
                 }
                 try? store.storeRef(url: url.cacheKey, ref: key, commit: commit)
             } catch let error where isConnectivity(error) {
-                guard let cached = store.cachedRef(url: url.cacheKey, ref: key),
-                      store.isComplete(cached) || (lazyTrees && hasRootTree(cached, store)) else { throw error }
+                guard let cached = store.cachedRef(url: url.cacheKey, ref: key), usable(cached) else { throw error }
                 logger.warning("remote unreachable; using the cached \(key) = \(cached.hex)", metadata: ["error": "\(error)"])
                 (commit, refName) = (cached, key)
             }
@@ -49,7 +49,7 @@ public enum DicfuseSetup {
                     throw cacheWriteError(store, error)
                 }
             }
-        } else if !store.isComplete(commit) {
+        } else if !hasAllTrees(commit, store) {
             let started = monotonicSeconds()
             // Each tree is stored as the pack yields it (verified; a failed fetch leaves valid
             // trees behind, which the next mount skips); the commit counts as complete only at
@@ -78,6 +78,23 @@ public enum DicfuseSetup {
             ])
         }
         return DicfuseSource(remote: remote, commit: commit, refName: refName)
+    }
+
+    /// Whether every tree of the commit is cached (enough for an eager mount): marked complete
+    /// by an eager mount, or found complete by walking them, as a lazy mount that listed
+    /// everything leaves them; the walk then marks the commit complete.
+    private static func hasAllTrees(_ commit: ObjectID, _ store: ObjectStore) -> Bool {
+        if store.isComplete(commit) { return true }
+        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return false }
+        var pending = [parsed.tree]
+        var seen: Set<ObjectID> = []
+        while let tree = pending.popLast() {
+            guard seen.insert(tree).inserted else { continue }
+            guard let data = store.metadata(tree), let entries = try? TreeParser.parse(data) else { return false }
+            for entry in entries where entry.kind == .directory { pending.append(entry.id) }
+        }
+        try? store.markComplete(commit)
+        return true
     }
 
     /// Whether the commit and its root tree are cached (enough to start a lazy mount).

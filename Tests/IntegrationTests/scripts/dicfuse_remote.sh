@@ -412,7 +412,15 @@ mount_scorpio "$M" "$WORK/warm.log" --repo "git://127.0.0.1:$PORT/repo.git" --ca
 cat "$M/plain.txt" > /dev/null
 ls -l "$M/dir/nested" > /dev/null  # sizes known there: its files' lookups work offline, their opens fetch
 unmount_scorpio "$M"
+# A lazy mount that listed everything leaves every tree in its cache: an eager mount of that
+# cache then needs no server either.
+mount_scorpio "$M" "$WORK/lazyfill.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lazyfill" --upper "$WORK/up-lazyfill" --trees lazy || exit 1
+find "$M" > "$WORK/lazyfill.list"
+unmount_scorpio "$M"
 kill -9 "$GITD" 2>/dev/null; pkill -9 -f -- "--port=$PORT " 2>/dev/null; wait "$GITD" 2>/dev/null
+mount_scorpio "$M" "$WORK/eagerfromlazy.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$WORK/cache-lazyfill" --upper "$WORK/up-eagerfromlazy" --fetch-timeout 3 || exit 1
+expect_eq "offline: an eager mount of a cache a lazy mount filled lists the same tree" "$(sed "s|^$M||" "$WORK/lazyfill.list" | sort)" "$(find "$M" | sed "s|^$M||" | sort)"
+unmount_scorpio "$M"
 mount_scorpio "$M" "$WORK/off.log" --repo "git://127.0.0.1:$PORT/repo.git" --cache "$CACHE" --upper "$WORK/up-off" --fetch-timeout 3 || exit 1
 check "offline: the tree is listed from the cache" sh -c "ls '$M/dir' | grep -q f7.txt && ls '$M/dir/nested' | grep -q big.bin"
 expect_eq "offline: a cached file reads" "plain file" "$(cat "$M/plain.txt")"
