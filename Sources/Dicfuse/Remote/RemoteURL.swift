@@ -77,6 +77,11 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     func connect(timeout: Double) throws(RemoteError) -> GitConnection {
         switch self {
         case .local(let path):
+            // Said once and not retried: upload-pack would print git's complaint on every attempt.
+            guard access(path, F_OK) == 0 else { throw .configuration("no such repository") }
+            guard access(path + "/HEAD", F_OK) == 0 || access(path + "/.git", F_OK) == 0 else {
+                throw .configuration("not a git repository")
+            }
             // The options make a plain local repository serve what Dicfuse needs.
             return try spawnUploadPack(["git", "-c", "uploadpack.allowFilter=true", "-c", "uploadpack.allowAnySHA1InWant=true",
                                         "-c", "transfer.advertiseObjectInfo=true", "upload-pack", path], timeout: timeout)

@@ -159,6 +159,9 @@ expect_eq "default prefetch: ... in one request" "1" "$(grep -c 'fetched blobs' 
 expect_eq "default prefetch: the targets are right" "plain.txt ../plain.txt" "$(readlink "$M/link-to-plain") $(readlink "$M/dir/up-link")"
 unmount_scorpio "$M"
 
+mkdir -p "$WORK/not-a-repo"
+check "a local --repo that is no git repository: one line, not retried" sh -c "! '$BIN' --mount '$M' --repo '$WORK/not-a-repo' --cache '$WORK/cache-nr' 2>'$WORK/nr.err'; grep -q 'not a git repository' '$WORK/nr.err' && test \$(wc -l < '$WORK/nr.err') -eq 1"
+check "a missing local --repo: one line" sh -c "! '$BIN' --mount '$M' --repo '$WORK/missing-repo' --cache '$WORK/cache-nr' 2>'$WORK/nr2.err'; grep -q 'no such repository' '$WORK/nr2.err' && test \$(wc -l < '$WORK/nr2.err') -eq 1"
 check "a server without the filter capability is refused with a clear error" sh -c "! '$BIN' --mount '$M' --repo 'git://127.0.0.1:$PORT/nofilter.git' --cache '$WORK/cache-nf' --upper '$WORK/up-nf' 2>'$WORK/nf.err'; grep -q 'filter capability' '$WORK/nf.err' && test \$(wc -l < '$WORK/nf.err') -eq 1"
 check "nothing was mounted or downloaded for it" sh -c "! grep -q ' $M ' /proc/mounts && test -z \"\$(find '$WORK/cache-nf/blobs' -type f 2>/dev/null)\""
 
