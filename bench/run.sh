@@ -96,7 +96,9 @@ HAVE_FIO=0; command -v fio >/dev/null && HAVE_FIO=1
 command -v python3 >/dev/null || die "python3 is needed to generate the lower tree"
 for t in make cc tar dd find timeout pgrep; do command -v $t >/dev/null || die "$t missing"; done
 if [[ " $FS_LIST " == *" fuse-overlayfs "* ]] && ! command -v fuse-overlayfs >/dev/null; then
-    die "fuse-overlayfs missing (apt-get install fuse-overlayfs)"
+    log "fuse-overlayfs missing; installing it with apt-get"
+    { apt-get install -y fuse-overlayfs || { apt-get update && apt-get install -y fuse-overlayfs; }; } >>"$RUN/apt.log" 2>&1 \
+        || die "fuse-overlayfs missing and apt-get could not install it"
 fi
 
 # ------------------------------------------------------------- the binary ---
