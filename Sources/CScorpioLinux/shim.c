@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
@@ -215,21 +216,28 @@ int scorpio_malloc_trim(void) { return malloc_trim(0); }
 /* Per-thread filesystem identity (setfsuid/setfsgid act on the calling thread only; glibc does
  * not broadcast them to other threads as it does setuid). Changing the fsuid away from 0 drops
  * the file capabilities (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD...) from the
- * thread's effective set; they are raised again from the permitted set, so the thread keeps
- * root's access while new objects get the caller's owner, as overlayfs's creds override does. */
+ * thread's effective set; the effective set the thread had is put back, so it keeps root's
+ * access while new objects get the caller's owner, as overlayfs's creds override does. Every
+ * credential change also resets the process's dumpable flag (no core dumps); it is set back. */
 struct scorpio_cap_header { uint32_t version; int pid; };
 struct scorpio_cap_data { uint32_t effective, permitted, inheritable; };
 
-static int scorpio_raise_permitted(void) {
+/* The calling thread's capabilities before the switch, put back by the restore. */
+static __thread struct scorpio_cap_data scorpio_saved_caps[2];
+static __thread int scorpio_caps_saved = 0;
+/* The process's dumpable flag before the first switch (-1: not read yet). */
+static int scorpio_initial_dumpable = -1;
+
+static int scorpio_set_caps(struct scorpio_cap_data *data) {
     struct scorpio_cap_header header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
-    struct scorpio_cap_data data[2];
-    if (syscall(SYS_capget, &header, data) != 0) return -1;
-    data[0].effective = data[0].permitted;
-    data[1].effective = data[1].permitted;
     return (int)syscall(SYS_capset, &header, data);
 }
 
 int scorpio_become_fs_identity(unsigned int uid, unsigned int gid) {
+    struct scorpio_cap_header header = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+    if (scorpio_initial_dumpable < 0) scorpio_initial_dumpable = prctl(PR_GET_DUMPABLE);
+    if (syscall(SYS_capget, &header, scorpio_saved_caps) != 0) return -1;
+    scorpio_caps_saved = 1;
     setfsgid(gid);
     setfsuid(uid);
     /* Each call returns the previous value: asking again tells whether the change took. */
@@ -238,7 +246,7 @@ int scorpio_become_fs_identity(unsigned int uid, unsigned int gid) {
         errno = EPERM;
         return -1;
     }
-    if (uid != 0 && scorpio_raise_permitted() != 0) {
+    if (uid != 0 && scorpio_set_caps(scorpio_saved_caps) != 0) {
         int saved = errno;
         scorpio_restore_fs_identity();
         errno = saved;
@@ -248,7 +256,13 @@ int scorpio_become_fs_identity(unsigned int uid, unsigned int gid) {
 }
 
 void scorpio_restore_fs_identity(void) {
-    /* Back to fsuid 0: the kernel puts the permitted file capabilities back in effect. */
     setfsgid(getegid());
     setfsuid(geteuid());
+    /* Back at fsuid 0 the kernel raised the permitted file capabilities: keep exactly the set
+     * the thread had. */
+    if (scorpio_caps_saved) {
+        scorpio_set_caps(scorpio_saved_caps);
+        scorpio_caps_saved = 0;
+    }
+    if (scorpio_initial_dumpable == 1) prctl(PR_SET_DUMPABLE, 1);
 }

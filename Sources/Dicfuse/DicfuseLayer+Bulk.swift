@@ -19,25 +19,35 @@ extension DicfuseLayer {
     static var bulkParallelism: Int { 3 }
 
     public func prefetchSubtree(_ path: [UInt8], cancelled: () -> Bool) throws(Errno) -> Int {
+        guard !cancelled() else { return 0 }
         let run = BulkRun(batches: try uncachedBatches(below: path))
         guard !run.batches.isEmpty else { return 0 }
         // The batches run on threads of their own, so that this request can answer as soon as it
         // is cancelled (`prefetch` got Ctrl-C) or interrupted (it was killed: the kernel waits
         // for the answer even then). Batches already requested finish in the background and
-        // stay in the cache; a read waiting for one of their blobs is served by them.
+        // stay in the cache; a read waiting for one of their blobs is served by them. At most
+        // bulkParallelism such threads run in all, so prefetches cancelled one after another
+        // against a stalled server do not pile up connections.
         for _ in 0..<min(Self.bulkParallelism, run.batches.count) {
+            guard Self.bulkWorkers.wrappingAdd(1, ordering: .relaxed).oldValue < Self.bulkParallelism else {
+                Self.bulkWorkers.wrappingSubtract(1, ordering: .relaxed)
+                break
+            }
             run.workerStarted()
             do {
                 try KernelThread.start { [self] in
                     while fetchNextBatch(run, path: path) {}
+                    Self.bulkWorkers.wrappingSubtract(1, ordering: .relaxed)
                     run.workerEnded()
                 }.detach()
             } catch {
+                Self.bulkWorkers.wrappingSubtract(1, ordering: .relaxed)
                 run.workerEnded()
             }
         }
-        // No thread could be started: fetch on this one, without early answers.
-        if run.allWorkersEnded { while fetchNextBatch(run, path: path) {} }
+        // No thread free (the earlier prefetches' still run) or none could be started: fetch
+        // on this one, looking at the cancel requests between batches.
+        if run.allWorkersEnded { while !cancelled() && fetchNextBatch(run, path: path) {} }
         let unique = RequestInterruption.begin(run)
         defer { if let unique { RequestInterruption.end(unique) } }
         BlockingHint.willBlock()
@@ -61,6 +71,9 @@ extension DicfuseLayer {
         }
         return run.fetched
     }
+
+    /// Bulk worker threads running, over all prefetches of all layers.
+    static let bulkWorkers = Atomic<Int>(0)
 
     /// How often a waiting prefetch looks at the cancel requests.
     static var cancelPollNanoseconds: Int64 { 100_000_000 }

@@ -4,6 +4,8 @@
 // It fetches other symlinks instead: those of its directory and, the first time, those of
 // every tree the store holds, in the same request, so listing a whole tree costs one request
 // for its symlinks and none for its files.
+import ScorpioSys
+
 extension DicfuseLayer {
     /// Symlinks fetched along with one readlink miss, at most.
     static var symlinkBatchLimit: Int { 4096 }
@@ -27,10 +29,13 @@ extension DicfuseLayer {
         guard let siblings = try? knownTree(parent), take(siblings) else { return found }
         guard !symlinkSweepDone.exchange(true, ordering: .relaxed) else { return found }
         // Only trees the store has: a lazy mount's other directories are not fetched for this.
+        // They are parsed here and not kept: the tree cache that lookups use stays as it is.
+        BlockingHint.willBlock()  // reading every tree takes a while: other requests go on
         var pending = [rootTree]
         var visited: Set<ObjectID> = []
         while let tree = pending.popLast(), visited.count < Self.symlinkSweepTreeLimit {
-            guard visited.insert(tree).inserted, let entries = try? knownTree(tree) else { continue }
+            guard visited.insert(tree).inserted else { continue }
+            guard let entries = trees.withLock({ $0[tree] }) ?? store.metadata(tree).flatMap({ try? TreeParser.parse($0) }) else { continue }
             guard take(entries) else { break }
             for entry in entries where entry.kind == .directory { pending.append(entry.id) }
         }

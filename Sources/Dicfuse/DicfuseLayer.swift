@@ -28,7 +28,7 @@ public final class DicfuseLayer: ReadableLayer {
     /// Fetch trees on first lookup instead of relying on a complete store (`--trees lazy`).
     let lazyTrees: Bool
     let logger: Logger
-    private let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
+    let trees = Mutex<[ObjectID: [TreeEntry]]>([:])
     private let recentDirectories = Mutex(RecentDirectories())
     /// Known blob sizes per tree, as stored under sizes/: read once per directory instead of
     /// once per stat of each of its files. Bounded like the tree cache.

@@ -85,8 +85,8 @@ public enum DicfuseSetup {
     /// everything leaves them; the walk then marks the commit complete.
     private static func hasAllTrees(_ commit: ObjectID, _ store: ObjectStore) -> Bool {
         if store.isComplete(commit) { return true }
-        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return false }
-        var pending = [parsed.tree]
+        guard let root = rootTree(of: commit, store) else { return false }
+        var pending = [root]
         var seen: Set<ObjectID> = []
         while let tree = pending.popLast() {
             guard seen.insert(tree).inserted else { continue }
@@ -99,8 +99,13 @@ public enum DicfuseSetup {
 
     /// Whether the commit and its root tree are cached (enough to start a lazy mount).
     private static func hasRootTree(_ commit: ObjectID, _ store: ObjectStore) -> Bool {
-        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return false }
-        return store.metadata(parsed.tree) != nil
+        rootTree(of: commit, store).flatMap { store.metadata($0) } != nil
+    }
+
+    /// The root tree of a cached commit.
+    private static func rootTree(of commit: ObjectID, _ store: ObjectStore) -> ObjectID? {
+        guard let raw = store.metadata(commit), let parsed = try? Commit.parse(raw) else { return nil }
+        return parsed.tree
     }
 
     private static func cacheWriteError(_ store: ObjectStore, _ error: any Error) -> RemoteError {

@@ -190,15 +190,15 @@ extension OverlayFileSystem {
     private func copyRegularFile(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool) throws(Errno) {
         let input = try source.openForReading(path)
         defer { input.closeQuietly() }
-        let parentPath = path.lastIndex(of: UInt8(ascii: "/")).map { Array(path[..<$0]) } ?? []
+        let directory = parentPath(of: path)
         let output: FileDescriptor
         var temporaryName: [UInt8]? = nil
         do {
-            output = try upper.root.open(at: HostDirectoryLayer.relative(parentPath),
+            output = try upper.root.open(at: HostDirectoryLayer.relative(directory),
                                          flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
         } catch .notSupported {
             // No O_TMPFILE on this filesystem: a hidden temporary name, renamed into place.
-            let name = join(parentPath, Array(".scorpio-copyup-\(stat.inode)".utf8))
+            let name = join(directory, Array(".scorpio-copyup-\(stat.inode)".utf8))
             output = try upper.root.open(at: name, flags: O_RDWR_VALUE | O_CREAT_VALUE | O_EXCL_VALUE, mode: 0o600)
             temporaryName = name
         }

@@ -309,7 +309,8 @@ extension OverlayFileSystem {
             guard let fd = handleFD ?? kept?.descriptor else {
                 // An unlinked lower file: the times the writeback cache stores when it is
                 // closed have nowhere to go (the lower stays as it is) and need nowhere.
-                if changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
+                let lower = state.withLock { ($0.table[inode]?.layer ?? 0) != 0 }
+                if lower && changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
                 throw .staleNFSFileHandle
             }
             defer { withExtendedLifetime(kept) {} }

@@ -10,12 +10,16 @@ import Glibc
 import SystemPackage
 
 public enum CallerIdentity {
+    /// The daemon's own ids, read once (it never changes them).
+    private static let processUID = geteuid()
+    private static let processGID = getegid()
+
     /// Runs `body` with the calling thread's filesystem identity set to uid/gid, restoring it
     /// after. `body` learns whether the switch took: false when this process may not switch
     /// (not root, or no CAP_SETUID), and the object then needs a chown.
     public static func creating<R>(uid: UInt32, gid: UInt32, _ body: (_ asCaller: Bool) throws(Errno) -> R) throws(Errno) -> R {
-        if uid == effectiveUserID && gid == getegid() { return try body(true) }
-        guard effectiveUserID == 0, scorpio_become_fs_identity(uid, gid) == 0 else { return try body(false) }
+        if uid == processUID && gid == processGID { return try body(true) }
+        guard processUID == 0, scorpio_become_fs_identity(uid, gid) == 0 else { return try body(false) }
         defer { scorpio_restore_fs_identity() }
         return try body(true)
     }
