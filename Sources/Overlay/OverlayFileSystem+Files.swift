@@ -50,7 +50,13 @@ extension OverlayFileSystem {
         }
         let descriptor: FileDescriptor
         if node.layer == 0 {
-            descriptor = try upper.root.open(at: path, flags: hostFlags | O_NOFOLLOW_VALUE)
+            do {
+                descriptor = try upper.root.open(at: path, flags: hostFlags | O_NOFOLLOW_VALUE)
+            } catch .permissionDenied where Int32(bitPattern: flags) & O_ACCMODE_VALUE == O_WRONLY_VALUE && hostFlags & O_ACCMODE_VALUE == O_RDWR_VALUE {
+                // A daemon that is not root may not read a write-only file: the descriptor the
+                // writeback cache wanted (hostOpenFlags) becomes write-only, as asked.
+                descriptor = try upper.root.open(at: path, flags: (hostFlags & ~O_ACCMODE_VALUE) | O_WRONLY_VALUE | O_NOFOLLOW_VALUE)
+            }
         } else {
             descriptor = try layer(node.layer).openForReading(path)
         }

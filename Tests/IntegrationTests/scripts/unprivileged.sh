@@ -35,4 +35,11 @@ check "unlink of a lower file in a user-writable dir leaves a whiteout" sh -c "$
 check "rmdir + mkdir gives a user.overlay.opaque directory" sh -c "$AS_USER rmdir '$M/dir' && $AS_USER mkdir '$M/dir' && getfattr --only-values -n user.overlay.opaque '$UP/dir' | grep -q y"
 check "the user unmounts with scorpio-provider unmount" $AS_USER "$WORK/scorpio-provider" unmount "$M"
 check "nothing left mounted" sh -c "! grep -q ' $M ' /proc/mounts"
+# With --writeback-cache, write-only opens get descriptors that can read; a file the user may
+# only write (mode 0200) still opens write-only, so it can be rewritten (an append, which makes
+# the kernel read the last page first, fails: the daemon may not read it either).
+check "a normal user mounts with --writeback-cache" $AS_USER "$WORK/scorpio-provider" --mount "$M" --upper "$UP" --lower "$L" --writeback-cache --log-file "$WORK/logs/user-wb.log"
+check "writeback cache: a write-only file of the user's opens and is rewritten" $AS_USER sh -c "echo one > '$M/wonly' && chmod 200 '$M/wonly' && echo two > '$M/wonly'"
+check "... with the new content" sh -c "sync; grep -qx two '$UP/wonly'"
+check "the user unmounts the writeback-cache mount" $AS_USER "$WORK/scorpio-provider" unmount "$M"
 finish
