@@ -46,11 +46,8 @@ extension OverlayFileSystem {
             try copyObject(path, from: source, stat: lowerStat, withData: withData, origin: node.reportedInode)
         }
         let copied = try upper.stat(path)
-        adoptUpper(id, stat: copied)
-        if lowerStat.fileType == .regular && lowerStat.linkCount > 1 {  // no origin kept (see copyObject)
-            let number = reportedInode(layer: 0, inode: copied.inode)
-            state.withLock { $0.table[id]?.reportedInode = number }
-        }
+        let keepsNoOrigin = lowerStat.fileType == .regular && lowerStat.linkCount > 1  // see copyObject
+        adoptUpper(id, stat: copied, reportedInode: keepsNoOrigin ? reportedInode(layer: 0, inode: copied.inode) : nil)
         logger.debug("copied up", metadata: ["inode": "\(id)", "from": "\(source.name)"])
     }
 
@@ -64,12 +61,14 @@ extension OverlayFileSystem {
         try? upper.root.setTimes(at: path, access: .time(before.accessTime), modification: .time(before.modificationTime))
     }
 
-    /// Records that a node's visible copy is now the upper one.
-    func adoptUpper(_ id: InodeNumber, stat: FileStat) {
+    /// Records that a node's visible copy is now the upper one, and the st_ino it reports from
+    /// now on where that changes (`reportedInode`).
+    func adoptUpper(_ id: InodeNumber, stat: FileStat, reportedInode number: UInt64? = nil) {
         state.withLock { s in
             guard var updated = s.table[id], updated.layer != 0 else { return }
             if updated.isDirectory { updated.lowerDirectories = [updated.layer] + updated.lowerDirectories }
             updated.layer = 0
+            if let number { updated.reportedInode = number }
             s.table[id] = updated
             s.table.rekey(id, to: HostKey(layer: 0, device: stat.device, inode: stat.inode))
         }
@@ -137,13 +136,14 @@ extension OverlayFileSystem {
                 let childPath = join(path, entry.name)
                 if child.layer != 0 {
                     let key = HostKey(layer: child.layer, device: child.stat.device, inode: child.stat.inode)
-                    if child.stat.fileType == .regular && child.stat.linkCount > 1, let first = linked[key] {
+                    let sharesLink = child.stat.fileType == .regular && child.stat.linkCount > 1
+                    if sharesLink, let first = linked[key] {
                         try upper.root.link(from: first, to: childPath)
                         continue
                     }
                     try copyObject(childPath, from: layer(child.layer), stat: child.stat,
                                    origin: reportedInode(layer: child.layer, inode: child.stat.inode))
-                    if child.stat.fileType == .regular && child.stat.linkCount > 1 { linked[key] = childPath }
+                    if sharesLink { linked[key] = childPath }
                 }
                 if child.stat.fileType == .directory, child.layer != 0 || !child.lowerDirectories.isEmpty {
                     try copyUpTree(childPath, layers: [0] + [child.layer].filter { $0 != 0 } + child.lowerDirectories, linked: &linked)

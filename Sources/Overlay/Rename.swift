@@ -117,14 +117,11 @@ extension OverlayFileSystem {
         }
         for (node, path) in descendants {
             guard let stat = try? upper.stat(path) else { continue }
-            adoptUpper(node, stat: stat)
             // The number a lookup of the copy gives: its origin, or, for a name of a lower hard
             // link (copied without one), the upper inode's.
             let number = OverlayFormat.origin(upper, path) ?? reportedInode(layer: 0, inode: stat.inode)
-            state.withLock { s in
-                s.table[node]?.lowerDirectories = []
-                s.table[node]?.reportedInode = number
-            }
+            adoptUpper(node, stat: stat, reportedInode: number)
+            state.withLock { $0.table[node]?.lowerDirectories = [] }
         }
     }
 }
