@@ -42,10 +42,10 @@ extension Dispatcher {
             w.bytes(try fs.readLink(ctx, inode: node))
         case .symlink(let name, let target):
             w.entry(try fs.symlink(ctx, parent: node, name: name, target: target), timeouts: timeouts)
-        case .mknod(let name, let mode, let rdev, _):
-            w.entry(try fs.makeNode(ctx, parent: node, name: name, mode: mode, device: rdev), timeouts: timeouts)
-        case .mkdir(let name, let mode, _):
-            w.entry(try fs.makeDirectory(ctx, parent: node, name: name, mode: mode), timeouts: timeouts)
+        case .mknod(let name, let mode, let rdev, let umask):
+            w.entry(try fs.makeNode(creating(ctx, umask: umask), parent: node, name: name, mode: mode, device: rdev), timeouts: timeouts)
+        case .mkdir(let name, let mode, let umask):
+            w.entry(try fs.makeDirectory(creating(ctx, umask: umask), parent: node, name: name, mode: mode), timeouts: timeouts)
         case .unlink(let name):
             try fs.unlink(ctx, parent: node, name: name)
         case .rmdir(let name):
@@ -61,8 +61,8 @@ extension Dispatcher {
             if killSetIDBits && flags & 0o1000 != 0  /* O_TRUNC */ { try fs.dropSetIDBits(ctx, inode: node, handle: opened.handle) }
             if opened.prefill > 0, let notifier = ctx.notifier { prefill(node, opened, ctx: ctx, notifier: notifier, scratch: w.tail) }
             w.openOut(opened)
-        case .create(let name, let flags, let mode, _):
-            let (entry, opened) = try fs.create(ctx, parent: node, name: name, mode: mode, flags: flags)
+        case .create(let name, let flags, let mode, let umask):
+            let (entry, opened) = try fs.create(creating(ctx, umask: umask), parent: node, name: name, mode: mode, flags: flags)
             w.entry(entry, timeouts: timeouts)
             w.openOut(opened)
         case .read(let handle, let offset, let size):
@@ -170,5 +170,14 @@ extension Dispatcher {
             w.dirent(listed)
             return true
         }
+    }
+
+    /// The context of a request that creates an object: it carries the caller's umask when
+    /// the kernel left it to us (FUSE_DONT_MASK).
+    private func creating(_ ctx: RequestContext, umask: UInt32) -> RequestContext {
+        guard umaskLeftToFileSystem.load(ordering: .relaxed) else { return ctx }
+        var ctx = ctx
+        ctx.umask = umask & 0o777
+        return ctx
     }
 }

@@ -42,6 +42,8 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
     /// Set once INIT was answered; read on every request without taking the lock.
     let initialized = Atomic<Bool>(false)
     let passthroughActive = Atomic<Bool>(false)
+    /// FUSE_DONT_MASK was agreed: new objects' modes arrive without the umask applied.
+    let umaskLeftToFileSystem = Atomic<Bool>(false)
     /// Waits of requests in progress that an INTERRUPT may end.
     let interrupts = RequestInterrupts()
 
@@ -176,6 +178,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         writer.initOut(result, configuration: configuration)
         negotiatedState.withLock { $0 = result }
         passthroughActive.store(result.passthrough, ordering: .relaxed)
+        umaskLeftToFileSystem.store(result.flags.contains(.dontMask), ordering: .relaxed)
         initialized.store(true, ordering: .releasing)
         logger.debug("fuse session initialized", metadata: [
             "protocol": "7.\(result.minor)", "kernel": "7.\(minor)", "passthrough": "\(result.passthrough)",

@@ -9,12 +9,18 @@ public struct InitFlags: OptionSet, Sendable {
     public static let atomicOTrunc = InitFlags(rawValue: 1 << 3)
     public static let exportSupport = InitFlags(rawValue: 1 << 4)
     public static let bigWrites = InitFlags(rawValue: 1 << 5)
+    /// FUSE_DONT_MASK: the kernel leaves the caller's umask out of a new object's mode and
+    /// sends it alongside; the filesystem applies it unless a default ACL replaces it.
+    public static let dontMask = InitFlags(rawValue: 1 << 6)
     public static let autoInvalData = InitFlags(rawValue: 1 << 12)
     public static let doReaddirplus = InitFlags(rawValue: 1 << 13)
     public static let readdirplusAuto = InitFlags(rawValue: 1 << 14)
     public static let asyncDIO = InitFlags(rawValue: 1 << 15)
     public static let writebackCache = InitFlags(rawValue: 1 << 16)
     public static let parallelDirops = InitFlags(rawValue: 1 << 18)
+    /// FUSE_POSIX_ACL: the kernel checks POSIX ACLs in its permission checks (the mount has
+    /// default_permissions) and caches them per inode, reading them with GETXATTR.
+    public static let posixACL = InitFlags(rawValue: 1 << 20)
     public static let maxPages = InitFlags(rawValue: 1 << 22)
     public static let cacheSymlinks = InitFlags(rawValue: 1 << 23)
     /// FUSE_HANDLE_KILLPRIV_V2: we clear setuid/setgid bits and file capabilities on write,
@@ -51,6 +57,10 @@ public struct InitConfiguration: Sendable {
     public var readdirplusEveryCall = false
     /// Ask for FUSE_OVER_IO_URING; the transport registers its queues once INIT is answered.
     public var ioUring = false
+    /// Ask for FUSE_POSIX_ACL and FUSE_DONT_MASK (needs xattr support in the filesystem).
+    /// Without it the kernel ignores ACLs in its permission checks and asks for
+    /// system.posix_acl_access with a GETXATTR on every `ls -l` of a file.
+    public var posixACL = false
     public var timeouts = CacheTimeouts()
 
     public init() {}
@@ -89,8 +99,11 @@ extension InitConfiguration {
         if writebackCache { wanted.insert(.writebackCache) }
         else if passthrough && !noOpen { wanted.insert(.passthrough) }
         if ioUring { wanted.insert(.overIoUring) }
+        if posixACL { wanted.formUnion([.posixACL, .dontMask]) }
         var flags = wanted.intersection(offered)
         if !flags.contains(.initExt) { flags.subtract([.passthrough, .overIoUring]) }
+        // The umask is ours to apply only where a default ACL can replace it.
+        if !flags.contains(.posixACL) { flags.remove(.dontMask) }
         return Negotiated(minor: min(kernelMinor, Self.implementedMinor), flags: flags, maxWrite: maxWrite,
                           maxReadahead: maxReadahead)
     }

@@ -34,6 +34,21 @@ extension OverlayFileSystem {
         }
     }
 
+    /// The mode to create a new object in `directoryPath` with: the requested one less the
+    /// caller's umask (under FUSE_DONT_MASK), unless the directory has a default ACL, which
+    /// the upper's filesystem then applies in the umask's place, as a local filesystem would.
+    func modeForNewObject(_ ctx: RequestContext, _ requested: UInt32, in directoryPath: [UInt8]) -> UInt32 {
+        requested & ctx.umask == 0 || hasDefaultACL(directoryPath) ? requested : requested & ~ctx.umask
+    }
+
+    /// Whether the upper directory carries a default ACL (system.posix_acl_default).
+    private func hasDefaultACL(_ directoryPath: [UInt8]) -> Bool {
+        let size = try? upper.root.withProcPath(directoryPath) { (procPath) throws(Errno) in
+            try ExtendedAttributes.get(path: procPath, name: Array("system.posix_acl_default".utf8), into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        }
+        return (size ?? 0) > 0
+    }
+
     /// Gives a new upper object to the caller when it was created as root (`needsOwner`), and
     /// registers its node.
     func finishNewName(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], directoryPath: [UInt8],
@@ -59,6 +74,7 @@ extension OverlayFileSystem {
         if FileType(mode: mode) == .characterDevice && decodeDeviceFromFUSE(device) == 0 { throw .notPermitted }
         return try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, _) = try prepareNewName(parent: parent, name: name)
+            let mode = modeForNewObject(ctx, mode, in: directoryPath)
             let (_, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
                 try upper.root.makeNode(at: join(directoryPath, name), mode: mode, device: decodeDeviceFromFUSE(device))
             }
@@ -70,6 +86,7 @@ extension OverlayFileSystem {
         try changingNamespace(in: [parent]) { () throws(Errno) -> Entry in
             let (directoryPath, replacedWhiteout) = try prepareNewName(parent: parent, name: name)
             let path = join(directoryPath, name)
+            let mode = modeForNewObject(ctx, mode, in: directoryPath)
             let (_, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
                 try upper.root.makeDirectory(at: path, mode: mode)
             }
@@ -94,6 +111,7 @@ extension OverlayFileSystem {
             // Without OPEN (noOpen) the descriptor becomes the node's, for reads as well as writes.
             let accessFlags = options.noOpen ? (hostOpenFlags(flags) & ~O_ACCMODE_VALUE) | O_RDWR_VALUE : hostOpenFlags(flags)
             let openFlags = accessFlags | O_CREAT_VALUE | O_EXCL_VALUE
+            let mode = modeForNewObject(ctx, mode, in: directoryPath)
             let (fd, needsOwner) = try creatingAsCaller(ctx, mode: mode & 0o7777) { (mode) throws(Errno) in
                 try upper.root.open(at: join(directoryPath, name), flags: openFlags, mode: mode)
             }

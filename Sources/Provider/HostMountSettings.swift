@@ -35,6 +35,7 @@ struct OverlayStackSettings: Sendable {
     var initConfiguration: InitConfiguration {
         var configuration = InitConfiguration()
         configuration.noOpen = noOpen
+        configuration.posixACL = extendedAttributes  // ACLs are xattrs
         configuration.readdirplusEveryCall = repository != nil  // a Dicfuse lookup costs no host call
         configuration.timeouts = CacheTimeouts(entrySeconds: entryTimeout, attributeSeconds: attributeTimeout)
         return configuration

@@ -102,6 +102,20 @@ struct DispatcherTests {
         #expect(readLE32(replies[0], at: Self.initOutMaxStackDepth) == 0)
     }
 
+    @Test func initWithPosixACLAsksForItAndForTheUmask() {
+        var configuration = InitConfiguration()
+        configuration.posixACL = true
+        let harness = DispatchHarness(configuration: configuration)
+        let replies = harness.send(Golden.initialize).replies
+        guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
+        // + FUSE_POSIX_ACL (bit 20) and FUSE_DONT_MASK (bit 6)
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x50d4_f079)
+        // A kernel that does not offer POSIX_ACL applies the umask itself: DONT_MASK is dropped.
+        let withoutACL = DispatchHarness(configuration: configuration)
+        let plain = withoutACL.send(Self.initRequest(flags: 0x7fef_fffb)).replies
+        #expect(plain.map { readLE32($0, at: Self.initOutFlags) } == [0x50c4_f039])
+    }
+
     @Test func initWithoutInitExtIgnoresPassthroughInFlags2() {
         let harness = DispatchHarness()
         // flags = 0x3ffffffb: the golden offer without FUSE_INIT_EXT (bit 30); flags2 still has bit 5.

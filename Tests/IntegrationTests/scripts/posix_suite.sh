@@ -27,6 +27,8 @@ echo "held open" > "$L1/held.txt"
 mkdir -p "$L1/timed/sub" "$L1/moving/sub" "$L1/wmix" "$L2/wmix"
 echo t > "$L1/timed/f"; echo m > "$L1/moving/sub/f"; echo w1 > "$L1/wmix/w1"; echo w2 > "$L2/wmix/w2"
 touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
+echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:65534:r "$L1/acl-file"
+mkdir "$L1/acl-dir" && setfacl -d -m u::rwx,g::rwx,o::rx,u:65534:rwx "$L1/acl-dir"
 mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
 
@@ -295,6 +297,26 @@ check "a directory writable through a supplementary group takes new files" \
     setpriv --reuid=65534 --regid=65533 --groups=42 sh -c 'echo x > groupdir/file && mkdir groupdir/sub'
 expect_eq "... owned by the caller" "65534:65533" "$(stat -c %u:%g groupdir/file 2>&1)"
 check "a user outside the group may not" sh -c "! setpriv --reuid=65534 --regid=65533 --clear-groups sh -c 'echo x > groupdir/other' 2>/dev/null"
+# POSIX ACLs count in the kernel's permission checks (FUSE_POSIX_ACL), as on overlayfs: a
+# lower file's ACL before and after copy-up, one set through the mount, a default ACL that
+# replaces the umask for new objects (FUSE_DONT_MASK) while elsewhere the umask applies.
+as_nobody() { setpriv --reuid=65534 --regid=65533 --clear-groups "$@"; }
+expect_eq "a lower file's ACL grants read to a user the mode does not" "acl-secret" "$(as_nobody cat acl-file 2>&1)"
+check "... but not write" sh -c "! setpriv --reuid=65534 --regid=65533 --clear-groups sh -c 'echo x >> acl-file' 2>/dev/null"
+setfacl -m u:65534:rw acl-file
+expect_eq "an ACL set through the mount copies the file up and holds there" "user:65534:rw-" \
+    "$(getfacl -ncp "$UP/acl-file" 2>/dev/null | grep '^user:65534:')"
+check "... and grants write" as_nobody sh -c 'echo more >> acl-file'
+expect_eq "... to the copy" "acl-secret more" "$(cat acl-file | tr '\n' ' ' | sed 's/ $//')"
+setfacl -x u:65534 acl-file
+check "removing the entry takes the access away again" sh -c "! setpriv --reuid=65534 --regid=65533 --clear-groups cat acl-file >/dev/null 2>&1"
+(umask 022 && touch acl-dir/new && mkdir acl-dir/sub && touch plain-umask)
+expect_eq "a default ACL replaces the umask for a new file" "664" "$(stat -c %a acl-dir/new)"
+expect_eq "... and a new directory, which inherits it" "775 default:user:65534:rwx" \
+    "$(stat -c %a acl-dir/sub) $(getfacl -ncp acl-dir/sub 2>/dev/null | grep '^default:user:65534:')"
+expect_eq "... and grants the named user" "user:65534:rwx" "$(getfacl -ncp acl-dir/new 2>/dev/null | grep '^user:65534:' | cut -f1)"
+check "... who may write the file" as_nobody sh -c 'echo y > acl-dir/new'
+expect_eq "elsewhere the umask applies" "644" "$(stat -c %a plain-umask)"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 
