@@ -65,6 +65,10 @@ extension Dispatcher {
             let (entry, opened) = try fs.create(creating(ctx, umask: umask), parent: node, name: name, mode: mode, flags: flags)
             w.entry(entry, timeouts: timeouts)
             w.openOut(opened)
+        case .tmpfile(let flags, let mode, let umask):
+            let (entry, opened) = try fs.createUnnamed(creating(ctx, umask: umask), parent: node, mode: mode, flags: flags)
+            w.entry(entry, timeouts: timeouts)
+            w.openOut(opened)
         case .read(let handle, let offset, let size):
             let tail = w.tail
             let target = UnsafeMutableRawBufferPointer(rebasing: tail[0..<min(Int(size), tail.count)])

@@ -107,6 +107,10 @@ public protocol FileSystem: Sendable {
     func open(_ ctx: RequestContext, inode: InodeNumber, flags: UInt32) throws(Errno) -> OpenResult
     /// FUSE_CREATE: an entry (one lookup reference) and an open handle.
     func create(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult)
+    /// FUSE_TMPFILE (open(2) with O_TMPFILE): a new regular file in `parent` without a name,
+    /// as an entry and an open handle; a LINK of its node may give it a name later. ENOSYS
+    /// (the default) makes the kernel answer EOPNOTSUPP from then on.
+    func createUnnamed(_ ctx: RequestContext, parent: InodeNumber, mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult)
     /// FUSE_READ into `buffer`; returns the byte count (short only at end of file).
     func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
     /// FUSE_WRITE; returns the byte count written.
@@ -150,6 +154,7 @@ public protocol FileSystem: Sendable {
 }
 
 extension FileSystem {
+    public func createUnnamed(_ ctx: RequestContext, parent: InodeNumber, mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult) { throw .noFunction }
     public func flush(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
     public func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
     public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {}

@@ -79,6 +79,9 @@ public enum RequestBody {
     /// `killSetIDBits`: FUSE_OPEN_KILL_SUIDGID on an O_TRUNC open by a caller without CAP_FSETID.
     case open(flags: UInt32, killSetIDBits: Bool)
     case create(name: [UInt8], flags: UInt32, mode: UInt32, umask: UInt32)
+    /// FUSE_TMPFILE (open(2) with O_TMPFILE): a fuse_create_in like CREATE's; the name the
+    /// kernel sends ("/") means nothing.
+    case tmpfile(flags: UInt32, mode: UInt32, umask: UInt32)
     case read(handle: FileHandleID, offset: UInt64, size: UInt32)
     case write(handle: FileHandleID, offset: UInt64, data: UnsafeRawBufferPointer, writeFlags: UInt32, flags: UInt32)
     case statfs
@@ -174,9 +177,13 @@ public enum RequestBody {
         case .open:
             let flags: UInt32 = try r.read(), openFlags: UInt32 = try r.read()
             return .open(flags: flags, killSetIDBits: openFlags & 1 != 0)  // FUSE_OPEN_KILL_SUIDGID
-        case .create:
+        case .create, .tmpfile:
             let flags: UInt32 = try r.read(), mode: UInt32 = try r.read(), umask: UInt32 = try r.read()
             try r.skip(4)  // open_flags
+            if opcode == .tmpfile {
+                _ = try r.readCString()  // "/", not a name
+                return .tmpfile(flags: flags, mode: mode, umask: umask)
+            }
             return .create(name: try r.readName(), flags: flags, mode: mode, umask: umask)
         case .read:
             let fh: UInt64 = try r.read(), offset: UInt64 = try r.read(), size: UInt32 = try r.read()
@@ -256,7 +263,7 @@ public enum RequestBody {
                                   outputOffset: try r.read(), length: try r.read(), flags: try r.read())
             return .copyFileRange(c)
         case .getlk, .setlk, .setlkw, .bmap, .ioctl, .poll, .notifyReply, .setupMapping, .removeMapping,
-             .syncfs, .tmpfile, .statx, .copyFileRange64:
+             .syncfs, .statx, .copyFileRange64:
             return .unsupported(opcode: raw)
         }
     }

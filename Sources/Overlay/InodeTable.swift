@@ -115,6 +115,29 @@ struct InodeTable {
         return (id, node)
     }
 
+    /// A node for an upper file that has no name yet (O_TMPFILE), with one lookup reference.
+    /// It is not findable by host identity until `name(_:as:key:)` links it: its host inode
+    /// number is free for reuse once the file is closed unnamed.
+    mutating func referenceUnnamed(resolved: Resolved, reportedInode: UInt64) -> InodeNumber {
+        let id = InodeNumber(nextID)
+        nextID += 1
+        nodes[id] = Node(links: [], lookups: 1, openHandles: 0, layer: resolved.layer, lowerDirectories: [],
+                         isDirectory: false, reportedInode: reportedInode, lowerSize: resolved.stat.size,
+                         key: resolved.key, backing: nil)
+        return id
+    }
+
+    /// Gives an unnamed node its first name (a LINK of an O_TMPFILE file), with one more
+    /// lookup reference for the LINK reply.
+    mutating func name(_ id: InodeNumber, as nameKey: NameKey) {
+        guard var node = nodes[id] else { return }
+        node.links = [nameKey]
+        node.lookups += 1
+        nodes[id] = node
+        byName[nameKey] = id
+        byKey[node.key] = id
+    }
+
     /// Points a node at a new host identity (after copy-up or rename across layers).
     mutating func rekey(_ id: InodeNumber, to key: HostKey) {
         guard var node = nodes[id] else { return }

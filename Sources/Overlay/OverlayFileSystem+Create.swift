@@ -122,22 +122,14 @@ extension OverlayFileSystem {
                 throw error
             }
         }
-        if options.noOpen {
-            // Handle 0: the kernel sends no RELEASE once it stopped sending OPEN, so a real
-            // handle would never be freed.
-            storeNodeDescriptor(NodeDescriptor(descriptor, layer: 0, writable: true), for: entry.inode)
-            return (entry, OpenResult(handle: FileHandleID(0)))
-        }
-        do throws(Errno) {
-            return (entry, try registerOpenFile(ctx, node: entry.inode, descriptor: descriptor, layer: 0))
-        } catch {
-            forget(entry.inode, count: 1)
-            throw error
-        }
+        return try openCreated(ctx, entry: entry, descriptor: descriptor)
     }
 
     public func link(_ ctx: RequestContext, inode: InodeNumber, newParent: InodeNumber, newName: [UInt8]) throws(Errno) -> Entry {
         try changingNamespace(in: [newParent]) { () throws(Errno) -> Entry in
+            if let unnamed = unnamedUpperDescriptor(inode) {
+                return try linkUnnamed(inode, descriptor: unnamed, newParent: newParent, newName: newName)
+            }
             let (node, _) = try locate(inode)
             if node.isDirectory { throw .notPermitted }
             let sourcePath = try copyUp(inode)

@@ -305,6 +305,7 @@ extension Golden {
         GoldenRequest(name: "LINK", bytes: link),
         GoldenRequest(name: "OPEN", bytes: openFile),
         GoldenRequest(name: "CREATE", bytes: create),
+        GoldenRequest(name: "TMPFILE", bytes: tmpfile),
         GoldenRequest(name: "READ", bytes: read),
         GoldenRequest(name: "WRITE", bytes: write),
         GoldenRequest(name: "STATFS", bytes: statfs),

@@ -234,4 +234,17 @@ enum Golden {
             0x00, 0x00, 0x00, 0x00,                         // open_flags = 0
             0x6e, 0x65, 0x77, 0x2e, 0x74, 0x78, 0x74, 0x00, // name = "new.txt\0"
         ])
+
+    /// FUSE_TMPFILE (51) from open(dir, O_TMPFILE|O_RDWR, 0640): a fuse_create_in like
+    /// CREATE's, and the kernel's placeholder name "/". 58 bytes.
+    static let tmpfile = message(
+        header: fuseInHeader(len: 58, opcode: 51, unique: 0x22, nodeid: 0x3a),
+        body: [
+            // struct fuse_create_in (16 bytes)
+            0x02, 0x80, 0x41, 0x00,                         // flags = O_RDWR|O_LARGEFILE|O_DIRECTORY|__O_TMPFILE (0x418002)
+            0xa0, 0x81, 0x00, 0x00,                         // mode = 0o100640
+            0x12, 0x00, 0x00, 0x00,                         // umask = 0o022
+            0x00, 0x00, 0x00, 0x00,                         // open_flags = 0
+            0x2f, 0x00,                                     // name = "/\0"
+        ])
 }

@@ -200,6 +200,18 @@ struct RequestGoldenTests {
         }
     }
 
+    @Test func tmpfileDecodesFlagsModeAndUmaskAndIgnoresItsSlashName() throws {
+        try withDecoded(Golden.tmpfile) { request, _ in
+            expectHeader(request.header, len: 58, opcode: 51, unique: 0x22, nodeid: 0x3a)
+            guard case .tmpfile(let flags, let mode, let umask) = request.body else {
+                Issue.record("not TMPFILE: \(request.body)"); return
+            }
+            #expect(flags == 0x41_8002)
+            #expect(mode == 0o100640)
+            #expect(umask == 0o022)
+        }
+    }
+
     @Test func createDecodesFlagsModeUmaskAndName() throws {
         try withDecoded(Golden.create) { request, _ in
             expectHeader(request.header, len: 64, opcode: 35, unique: 0x21, nodeid: 0x39)

@@ -28,6 +28,7 @@ mkdir -p "$L1/timed/sub" "$L1/moving/sub" "$L1/wmix" "$L2/wmix"
 echo t > "$L1/timed/f"; echo m > "$L1/moving/sub/f"; echo w1 > "$L1/wmix/w1"; echo w2 > "$L2/wmix/w2"
 touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
 echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:65534:r "$L1/acl-file"
+mkdir "$L1/tmpf-dir" && echo keep > "$L1/tmpf-dir/keep"
 mkdir "$L1/acl-dir" && setfacl -d -m u::rwx,g::rwx,o::rx,u:65534:rwx "$L1/acl-dir"
 mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
@@ -317,6 +318,41 @@ expect_eq "... and a new directory, which inherits it" "775 default:user:65534:r
 expect_eq "... and grants the named user" "user:65534:rwx" "$(getfacl -ncp acl-dir/new 2>/dev/null | grep '^user:65534:' | cut -f1)"
 check "... who may write the file" as_nobody sh -c 'echo y > acl-dir/new'
 expect_eq "elsewhere the umask applies" "644" "$(stat -c %a plain-umask)"
+# O_TMPFILE (FUSE_TMPFILE): a file without a name in a lower directory, linked into place by
+# linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd; one opened with O_EXCL may not be linked; one
+# never linked leaves nothing behind. As another user the file is that user's.
+cat > "$WORK/tmpfile.py" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def link_fd(fd, path):
+    if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, path.encode(), 0x400) != 0:  # AT_FDCWD, AT_SYMLINK_FOLLOW
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), path)
+directory, name = sys.argv[1], sys.argv[2]
+fd = os.open(directory, os.O_TMPFILE | os.O_RDWR, 0o640)
+os.write(fd, b"made unnamed")
+assert os.fstat(fd).st_nlink == 0
+assert sorted(os.listdir(directory)) == sorted(set(os.listdir(directory)) - {name})
+link_fd(fd, f"{directory}/{name}")
+assert os.fstat(fd).st_ino == os.stat(f"{directory}/{name}").st_ino, "the linked name is the open file"
+os.write(fd, b", then named")
+os.close(fd)
+fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_EXCL, 0o600)
+try:
+    link_fd(fd, f"{directory}/{name}.excl")
+    sys.exit("an O_EXCL temporary file was linked")
+except OSError as error:
+    assert error.errno == 2, error
+os.write(fd, b"never named")
+os.close(fd)
+print("ok")
+PY
+before_tmpfile=$(ls -A "$UP/tmpf-dir" 2>/dev/null | wc -l)
+expect_eq "an O_TMPFILE file is linked into a lower directory, O_EXCL stays unnamed" "ok" "$(python3 "$WORK/tmpfile.py" tmpf-dir tmp-named 2>&1)"
+expect_eq "... with what was written before and after the link" "made unnamed, then named" "$(cat tmpf-dir/tmp-named)"
+expect_eq "... its mode less the umask" "640" "$(stat -c %a tmpf-dir/tmp-named)"
+expect_eq "... and the files never named left nothing in the upper" "$((before_tmpfile + 1))" "$(ls -A "$UP/tmpf-dir" | wc -l)"
+expect_eq "another user's O_TMPFILE file is that user's" "ok 65534:65533" \
+    "$(as_nobody /usr/bin/python3 - shared tmp-nobody < "$WORK/tmpfile.py" 2>&1) $(stat -c %u:%g shared/tmp-nobody)"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 

@@ -33,6 +33,19 @@ expect_eq "new file in upper owned by the user" "nobody" "$(stat -c %U "$UP/new.
 check "copy-up of a lower file the user may not write fails with EACCES" sh -c "! $AS_USER sh -c \"echo more >> '$M/file.txt'\" 2>/dev/null"
 check "unlink of a lower file in a user-writable dir leaves a whiteout" sh -c "$AS_USER rm -f '$M/dir/x' && test -c '$UP/dir/x'"
 check "rmdir + mkdir gives a user.overlay.opaque directory" sh -c "$AS_USER rmdir '$M/dir' && $AS_USER mkdir '$M/dir' && getfattr --only-values -n user.overlay.opaque '$UP/dir' | grep -q y"
+# O_TMPFILE: the daemon links the unnamed file by its /proc/self/fd path (linkat with
+# AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH).
+expect_eq "an O_TMPFILE file is linked into place" "unnamed" "$($AS_USER /usr/bin/python3 - "$M/dir" <<'PY' 2>&1
+import ctypes, os, sys
+fd = os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o644)
+os.write(fd, b"unnamed")
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, f"{sys.argv[1]}/tmp".encode(), 0x400) != 0:
+    sys.exit(os.strerror(ctypes.get_errno()))
+print(open(f"{sys.argv[1]}/tmp").read())
+PY
+)"
+expect_eq "... in the upper, the user's" "unnamed nobody" "$(cat "$UP/dir/tmp") $(stat -c %U "$UP/dir/tmp")"
 check "the user unmounts with scorpio-provider unmount" $AS_USER "$WORK/scorpio-provider" unmount "$M"
 check "nothing left mounted" sh -c "! grep -q ' $M ' /proc/mounts"
 # With --writeback-cache, write-only opens get descriptors that can read; a file the user may
