@@ -35,13 +35,44 @@ extension FileDescriptor {
 
     /// Runs `body` with a directory descriptor and a path relative to it naming what `path`
     /// names relative to this one: for a confined root and a path with a slash, the parent
-    /// opened beneath it without symlinks, and the last name.
+    /// opened beneath it without symlinks, and the last name. A path too long for one system
+    /// call (PATH_MAX, 4,096 bytes with its NUL; overlayfs has no such limit) gets its parent
+    /// opened the same way beneath any root, a piece of at most `longPathPiece` bytes at a time.
     func beneath<R>(_ path: [UInt8], _ body: (Int32, [UInt8]) throws(Errno) -> R) throws(Errno) -> R {
-        guard let slash = path.lastIndex(of: UInt8(ascii: "/")), isConfined else { return try body(rawValue, path) }
-        let parent = try withCPath(Array(path[..<slash])) { (p) throws(Errno) in
-            try retrying { scorpio_open_directory_beneath(rawValue, p) }
-        }
+        let long = path.count >= Self.longPathPiece
+        guard let slash = path.lastIndex(of: UInt8(ascii: "/")), long || isConfined else { return try body(rawValue, path) }
+        let parent = try openDirectory(Array(path[..<slash]), confined: isConfined)
         defer { Glibc.close(parent) }
         return try body(parent, Array(path[path.index(after: slash)...]))
+    }
+
+    /// Where a long path is cut: well under PATH_MAX, and above any one name (255 bytes).
+    static let longPathPiece = 3_072
+
+    /// Opens the directory at `path` (O_PATH), piece by piece where it is long; `confined`
+    /// resolves each piece beneath the last without symlinks (openat2), as for a short path.
+    private func openDirectory(_ path: [UInt8], confined: Bool) throws(Errno) -> Int32 {
+        var directory = rawValue
+        var rest = path[...]
+        while true {
+            var piece = rest
+            if rest.count >= Self.longPathPiece {
+                let cut = rest[..<(rest.startIndex + Self.longPathPiece)].lastIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+                piece = rest[..<cut]
+                rest = cut < rest.endIndex ? rest[rest.index(after: cut)...] : []
+            } else {
+                rest = []
+            }
+            let from = directory
+            let opened = try withCPath(Array(piece)) { (p) throws(Errno) in
+                try retrying {
+                    confined ? scorpio_open_directory_beneath(from, p)
+                             : openat(from, p, FileDescriptor.pathOnlyFlag | O_DIRECTORY | O_CLOEXEC)
+                }
+            }
+            if directory != rawValue { Glibc.close(directory) }
+            directory = opened
+            if rest.isEmpty { return directory }
+        }
     }
 }

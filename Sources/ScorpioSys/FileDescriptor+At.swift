@@ -32,7 +32,13 @@ extension FileDescriptor {
         var st = Glibc.stat()
         let flags = (followSymlinks ? 0 : AT_SYMLINK_NOFOLLOW) | (path.isEmpty ? atEmptyPath : 0)
         // Not confined (ConfinedRoots): a stat reads metadata only, and lookups stat every name.
-        try withCPath(path) { (p) throws(Errno) in try retryingVoid { fstatat(rawValue, p, &st, flags) } }
+        if path.count >= Self.longPathPiece {
+            try beneath(path) { (dir, name) throws(Errno) in
+                try withCPath(name) { (p) throws(Errno) in try retryingVoid { fstatat(dir, p, &st, flags) } }
+            }
+        } else {
+            try withCPath(path) { (p) throws(Errno) in try retryingVoid { fstatat(rawValue, p, &st, flags) } }
+        }
         return FileStat(st)
     }
 

@@ -29,6 +29,8 @@ echo t > "$L1/timed/f"; echo m > "$L1/moving/sub/f"; echo w1 > "$L1/wmix/w1"; ec
 touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
 echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:65534:r "$L1/acl-file"
 mkdir "$L1/tmpf-dir" && echo keep > "$L1/tmpf-dir/keep"
+# A lower tree deeper than PATH_MAX (25 names of 201 bytes), made with relative paths.
+(cd "$L1" && for i in $(seq 10 34); do d=$(printf "%0200d$i" 0 | cut -c1-201); mkdir "$d" && cd "$d"; done && echo deep > deep.txt)
 mkdir "$L1/acl-dir" && setfacl -d -m u::rwx,g::rwx,o::rx,u:65534:rwx "$L1/acl-dir"
 mount_scorpio "$M" "$WORK/daemon.log" --upper "$UP" --lower "$L1:$L2" "$@" || exit 1
 cd "$M"
@@ -353,6 +355,31 @@ expect_eq "... its mode less the umask" "640" "$(stat -c %a tmpf-dir/tmp-named)"
 expect_eq "... and the files never named left nothing in the upper" "$((before_tmpfile + 1))" "$(ls -A "$UP/tmpf-dir" | wc -l)"
 expect_eq "another user's O_TMPFILE file is that user's" "ok 65534:65533" \
     "$(as_nobody /usr/bin/python3 - shared tmp-nobody < "$WORK/tmpfile.py" 2>&1) $(stat -c %u:%g shared/tmp-nobody)"
+# Paths longer than PATH_MAX: the daemon opens their parents a piece at a time (the kernel
+# sends names, the daemon builds the paths). Copy-up of 25 parents, create, rename, symlink,
+# xattr, unlink (a whiteout), and a rename of the deep lower tree as a whole.
+expect_eq "a path longer than PATH_MAX reads, copies up, creates, renames and removes" "ok" "$(python3 - <<'PY' 2>&1
+import os
+top = os.getcwd()
+deep = [("0" * 200 + str(i))[:201] for i in range(10, 35)]
+for name in deep: os.chdir(name)
+assert open("deep.txt").read() == "deep\n"
+with open("deep.txt", "a") as f: f.write("more\n")
+assert open("deep.txt").read() == "deep\nmore\n"
+os.mkdir("sub"); open("sub/new", "w").write("new")
+os.rename("sub/new", "moved"); os.symlink("moved", "link")
+os.setxattr("moved", "user.k", b"v")
+assert os.getxattr("link", "user.k") == b"v" and open("link").read() == "new"
+os.unlink("deep.txt")
+assert sorted(os.listdir(".")) == ["link", "moved", "sub"], os.listdir(".")
+os.chdir(top)
+os.rename(deep[0], "deep-renamed")
+os.chdir("deep-renamed")
+for name in deep[1:]: os.chdir(name)
+assert open("moved").read() == "new" and not os.path.exists("deep.txt")
+print("ok")
+PY
+)"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 
