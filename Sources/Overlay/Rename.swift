@@ -94,7 +94,9 @@ extension OverlayFileSystem {
         }
         defer { if temporaryReference { forget(id, count: 1) } }
         let path = try copyUp(id)
-        guard resolved.stat.fileType == .directory else { return path }
+        // A file known under several names (an upper hard link) is renamed by the name the
+        // request gives, not by the node's first name, which `copyUp` answers with.
+        guard resolved.stat.fileType == .directory else { return join(try locateDirectory(parent).path, name) }
         try copyUpTree(path, layers: [0] + [resolved.layer].filter { $0 != 0 } + resolved.lowerDirectories)
         adoptSubtree(of: id)
         return path

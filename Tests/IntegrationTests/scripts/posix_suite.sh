@@ -180,6 +180,21 @@ expect_eq "hard link shares inode" "$(stat -c %i hl1)" "$(stat -c %i hl2)"
 expect_eq "hard link count" "2" "$(stat -c %h hl1)"
 rm hl1
 expect_eq "hard link survives unlink of the other name" "linked" "$(cat hl2)"
+# A rename moves the name it is given, also of a file with several names (the daemon knew it
+# by its first), and so does RENAME_EXCHANGE; `ln -f` links to a temporary name and renames it.
+echo one > hn-a && ln hn-a hn-b && mkdir -p hn-dir && mv hn-b hn-dir/hn-c
+expect_eq "renaming the second name of a hard link moves that name" "hn-a one hn-dir/hn-c one" \
+    "$(for f in hn-a hn-dir/hn-c; do echo "$f $(cat $f 2>&1)"; done | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "... in the upper too" "hn-a hn-dir/hn-c" "$(cd "$UP" && ls -d hn-a hn-b hn-dir/hn-c 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+echo two > hn-x && ln -f hn-a hn-x
+expect_eq "ln -f over a file links the source under the new name and keeps the source" "one one 3" \
+    "$(cat hn-a 2>&1) $(cat hn-x 2>&1) $(stat -c %h hn-a)"
+echo other > hn-o && ln hn-a hn-y
+python3 -c "
+import ctypes; libc = ctypes.CDLL(None, use_errno=True)
+assert libc.renameat2(-100, b'hn-y', -100, b'hn-o', 2) == 0, ctypes.get_errno()  # RENAME_EXCHANGE"
+expect_eq "RENAME_EXCHANGE of a hard link's second name swaps those names" "hn-a:one hn-o:one hn-y:other" \
+    "$(for f in hn-a hn-o hn-y; do echo "$f:$(cat "$UP/$f" 2>&1)"; done | tr '\n' ' ' | sed 's/ $//')"
 ln moved.txt hlower
 expect_eq "hard link of lower file (copy-up first)" "lower one" "$(cat hlower)"
 expect_eq "two names of one lower inode share st_ino" "$(stat -c %i lh1)" "$(stat -c %i lh2)"
