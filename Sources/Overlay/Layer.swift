@@ -2,6 +2,7 @@
 // the overlay's). A lower layer only has to answer questions about paths relative to its root;
 // the upper layer is a host directory the overlay writes to with *at calls.
 import ScorpioSys
+import Synchronization
 import SystemPackage
 
 /// A read-only layer under the overlay: host directories today, the Dicfuse git layer later.
@@ -71,6 +72,9 @@ public final class HostDirectoryLayer: ReadableLayer {
     public let name: String
     /// The layer root; every operation is relative to it.
     public let root: FileDescriptor
+    /// An O_PATH descriptor of the whiteout that new whiteouts are hard links of (see
+    /// makeWhiteout); nil until the first one is made.
+    let sharedWhiteout = Mutex<FileDescriptor?>(nil)
 
     /// Opens `path` as a layer root. The caller checked that it is a directory.
     public init(path: String, name: String) throws(Errno) {
@@ -78,7 +82,10 @@ public final class HostDirectoryLayer: ReadableLayer {
         self.root = try FileDescriptor(rawValue: AT_FDCWD_VALUE).open(at: Array(path.utf8), flags: O_RDONLY_VALUE | O_DIRECTORY_VALUE)
     }
 
-    deinit { root.closeQuietly() }
+    deinit {
+        root.closeQuietly()
+        sharedWhiteout.withLock { $0?.closeQuietly() }
+    }
 
     /// The path as *at calls want it: "." for the root.
     @inline(__always) static func relative(_ path: [UInt8]) -> [UInt8] { path.isEmpty ? [0x2e] : path }

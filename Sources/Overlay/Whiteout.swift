@@ -74,9 +74,29 @@ enum OverlayFormat {
 }
 
 extension HostDirectoryLayer {
-    /// Creates a whiteout at `path` (which must not exist).
+    /// Creates a whiteout at `path` (which must not exist). As on overlayfs, whiteouts are hard
+    /// links of one whiteout inode: a link cost 6 µs where a new inode (mknod) cost 80 µs, and
+    /// 330 µs in the daemon during an `rm -rf` of lower files, on this VM's ext4. A new one is
+    /// made when that inode lost all its names (every whiteout was removed) or is full (EMLINK).
     func makeWhiteout(_ path: [UInt8]) throws(Errno) {
-        try root.makeNode(at: path, mode: FileType.characterDevice.rawValue, device: 0)
+        try sharedWhiteout.withLock { (shared) throws(Errno) in
+            if let source = shared {
+                // A check first: linking an inode without names fails with ENOENT, which
+                // linkAnonymous takes for a missing capability.
+                if let stat = try? source.stat(), stat.linkCount > 0, OverlayFormat.isWhiteout(stat) {
+                    do throws(Errno) {
+                        try root.linkAnonymous(source, to: path)
+                        return
+                    } catch .tooManyLinks {
+                        // full: start a new one below
+                    }
+                }
+                source.closeQuietly()
+                shared = nil
+            }
+            try root.makeNode(at: path, mode: FileType.characterDevice.rawValue, device: 0)
+            shared = try? root.open(at: path, flags: FileDescriptor.pathOnlyFlag | O_NOFOLLOW_VALUE)
+        }
     }
 
     /// Records the st_ino an object had below (see OverlayFormat.origin). Best effort: a

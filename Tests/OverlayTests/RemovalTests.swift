@@ -25,6 +25,29 @@ struct RemovalTests {
         #expect(try Disk.contents(fixture.lower(2, "victim")) == "v2")
     }
 
+    @Test func whiteoutsAreHardLinksOfOneInodeAndANewOneIsMadeWhenItIsGone() throws {
+        let fixture = try OverlayFixture(lowers: [["a": .file("a"), "b": .file("b"), "dir/c": .file("c"), "d": .file("d")]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let dir = try fs.lookupName("dir")
+        try fs.unlink(rootContext, parent: .root, name: bytes("a"))
+        try fs.unlink(rootContext, parent: .root, name: bytes("b"))
+        try fs.unlink(rootContext, parent: dir.inode, name: bytes("c"))
+        for name in ["a", "b", "dir/c"] { expectWhiteout(fixture.upper(name)) }
+        let first = try Disk.stat(fixture.upper("a"))
+        #expect(try Disk.stat(fixture.upper("b")).inode == first.inode)
+        #expect(try Disk.stat(fixture.upper("dir/c")).inode == first.inode)
+        #expect(try Disk.stat(fixture.upper("dir/c")).linkCount == 3)
+        // Every whiteout goes (names created over them): the next one is a new inode.
+        for (parent, name) in [(InodeNumber.root, "a"), (.root, "b"), (dir.inode, "c")] {
+            _ = try fs.makeDirectory(rootContext, parent: parent, name: bytes(name), mode: 0o755)
+        }
+        try fs.unlink(rootContext, parent: .root, name: bytes("d"))
+        expectWhiteout(fixture.upper("d"))
+        #expect(try Disk.stat(fixture.upper("d")).linkCount == 1)
+        #expect(throws: Errno.noSuchFileOrDirectory) { try fs.lookupName("d") }
+    }
+
     @Test func unlinkInLowerOnlyDirectoryCopiesUpParentAndCreatesWhiteout() throws {
         let fixture = try OverlayFixture(lowers: [["dir/victim": .file("v"), "dir/kept": .file("k")]])
         defer { fixture.remove() }
