@@ -18,6 +18,11 @@ struct OpenFile {
     var cachedMode = false
     /// What keeps a small lower file's content while OPEN left opening it to the first READ.
     var hold: ContentHold? = nil
+    /// Opened on a lower file that another open copied up since: `descriptor` is now the upper
+    /// copy's (OverlayFileSystem.followCopyUp), and `retired` holds the lower descriptor(s) it
+    /// replaced until the handle is released (a READ on another thread may still use one).
+    var followsUpper = false
+    var retired: [FileDescriptor] = []
 }
 
 /// An open file whose host descriptor is open.

@@ -89,9 +89,11 @@ extension OverlayFileSystem {
         if options.passthrough, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
             if cachedOpens > 0 {
                 // Still open in caching mode from before a copy-up (a small lower file): the
-                // kernel refuses passthrough then, failing the open with EIO. Direct I/O
-                // reads and writes the upper copy without touching the old pages.
-                flags = [.directIO]
+                // kernel refuses passthrough then, failing the open with EIO. Caching mode
+                // too: this open drops the old pages (no KEEP_CACHE), the old opens' READs
+                // follow the copy-up (followCopyUp), and writes go through the shared page
+                // cache, so a reader that kept the file open sees them.
+                flags = []
             } else {
                 switch acquireBacking(id, descriptor: descriptor, layer: index, registrar: registrar) {
                 case .registered(let backingID):
@@ -155,10 +157,11 @@ extension OverlayFileSystem {
 
     /// The open file behind a handle, opening its host file now if OPEN deferred that.
     func openFile(_ handle: FileHandleID) throws(Errno) -> ReadyFile {
-        let file = try state.withLock { (s) throws(Errno) -> OpenFile in
+        let (file, copiedUp) = try state.withLock { (s) throws(Errno) -> (OpenFile, Bool) in
             guard let file = s.handles[handle] else { throw .badFileDescriptor }
-            return file
+            return (file, file.layer != 0 && !file.followsUpper && file.backing == nil && s.table[file.node]?.layer == 0)
         }
+        if copiedUp, let followed = try? followCopyUp(handle, file) { return followed }
         if let descriptor = file.descriptor {
             return ReadyFile(node: file.node, descriptor: descriptor, layer: file.layer, lowerPath: file.lowerPath)
         }
@@ -175,6 +178,28 @@ extension OverlayFileSystem {
         if kept != opened { opened.closeQuietly() }
         guard let kept else { throw .badFileDescriptor }  // released meanwhile
         return ReadyFile(node: file.node, descriptor: kept, layer: file.layer, lowerPath: path)
+    }
+
+    /// A handle opened on a lower file that another open has copied up since reads the upper
+    /// copy from then on, as on overlayfs (4.19+): a reader that kept a file open sees what a
+    /// writer changed. Not a passthrough handle (a lower file of 1 MiB or more): the kernel
+    /// reads its backing file itself, and that stays the lower one for the open's life.
+    private func followCopyUp(_ handle: FileHandleID, _ file: OpenFile) throws(Errno) -> ReadyFile {
+        let (_, path) = try locate(file.node)
+        let opened = try upper.root.open(at: path, flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
+        let kept = state.withLock { s -> FileDescriptor? in
+            guard var stored = s.handles[handle] else { return nil }
+            if stored.followsUpper { return stored.descriptor }  // a concurrent READ came first
+            if let old = stored.descriptor { stored.retired.append(old) }
+            stored.descriptor = opened
+            stored.lowerPath = nil
+            stored.followsUpper = true
+            s.handles[handle] = stored
+            return opened
+        }
+        if kept != opened { opened.closeQuietly() }
+        guard let kept else { throw .badFileDescriptor }  // released meanwhile
+        return ReadyFile(node: file.node, descriptor: kept, layer: file.layer)
     }
 
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
@@ -262,6 +287,7 @@ extension OverlayFileSystem {
         }
         if let (id, registrar) = closeBacking { registrar.close(id) }
         file?.descriptor?.closeQuietly()
+        for retired in file?.retired ?? [] { retired.closeQuietly() }
         if let file, let hold = file.hold { layer(file.layer).releaseContent(hold) }
     }
 

@@ -29,6 +29,10 @@ echo t > "$L1/timed/f"; echo m > "$L1/moving/sub/f"; echo w1 > "$L1/wmix/w1"; ec
 touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
 echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:65534:r "$L1/acl-file"
 mkdir "$L1/tmpf-dir" && echo keep > "$L1/tmpf-dir/keep"
+echo "kept open while copied up" > "$L1/held-reader"
+python3 -c "
+import sqlite3; c = sqlite3.connect('$L1/cache.db'); c.execute('create table t(x)')
+c.executemany('insert into t values(?)', [(i,) for i in range(100)]); c.commit()"
 # A lower tree deeper than PATH_MAX (25 names of 201 bytes), made with relative paths.
 (cd "$L1" && for i in $(seq 10 34); do d=$(printf "%0200d$i" 0 | cut -c1-201); mkdir "$d" && cd "$d"; done && echo deep > deep.txt)
 mkdir "$L1/acl-dir" && setfacl -d -m u::rwx,g::rwx,o::rx,u:65534:rwx "$L1/acl-dir"
@@ -393,6 +397,26 @@ os.chdir("deep-renamed")
 for name in deep[1:]: os.chdir(name)
 assert open("moved").read() == "new" and not os.path.exists("deep.txt")
 print("ok")
+PY
+)"
+# A reader that keeps a lower file open while another program copies it up and changes it
+# reads the new data, as on overlayfs (4.19+): its READs follow the copy-up. A read-only
+# sqlite connection sees another connection's commit.
+expect_eq "a reader holding a lower file open sees another program's change" "kept open:CHANGEDen wh" "$(python3 - <<'PY' 2>&1
+import os
+fd = os.open("held-reader", os.O_RDONLY)
+first = os.pread(fd, 9, 0).decode()
+with open("held-reader", "r+") as f: f.write("CHANGED")
+print(f"{first}:{os.pread(fd, 12, 0).decode()}")
+PY
+)"
+expect_eq "a read-only sqlite reader sees a writer's commit" "100 1100" "$(python3 - <<'PY' 2>&1
+import sqlite3
+reader = sqlite3.connect("file:cache.db?mode=ro", uri=True)
+before = reader.execute("select count(*) from t").fetchone()[0]
+writer = sqlite3.connect("cache.db")
+writer.executemany("insert into t values(?)", [(i,) for i in range(1000)]); writer.commit()
+print(before, reader.execute("select count(*) from t").fetchone()[0])
 PY
 )"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
