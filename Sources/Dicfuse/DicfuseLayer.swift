@@ -172,6 +172,11 @@ public final class DicfuseLayer: ReadableLayer {
         (fnv1a(path) & 0x0000_FFFF_FFFF_FFFF) | 2
     }
 
+    /// Ends the git processes of idle connections (GitRemote.closeIdleConnections).
+    public func closeIdleRemoteConnections() {
+        remote?.closeIdleConnections()
+    }
+
     // MARK: ReadableLayer
 
     public func stat(_ path: [UInt8]) throws(Errno) -> FileStat {

@@ -14,11 +14,16 @@ enum Daemon {
 
     /// Starts the daemon copy and waits until it is ready or has failed; returns the exit status.
     static func start(settings: HostMountSettings) -> Int32 {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            printError("pipe failed: \(String(cString: strerror(errno)))")
+        // Close-on-exec: the copy gets the write end as descriptor 3 only. Inherited under its
+        // own number as well, it stayed open in the daemon and in every git process it started.
+        let readEnd: FileDescriptor, writeEnd: FileDescriptor
+        do {
+            (readEnd, writeEnd) = try makePipe()
+        } catch {
+            printError("pipe failed: \(error)")
             return ExitStatus.runtimeFailure
         }
+        let fds = [readEnd.rawValue, writeEnd.rawValue]
         let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let child: ChildProcess
         do {

@@ -47,6 +47,7 @@ struct HostMountRunner {
         let lowerList = lowerPaths.joined(separator: ":")
         let session = FUSESession(mount: mount, dispatcher: dispatcher, logger: fuseLogger, ioUring: settings.ioUring) {
             Daemon.notifyReady()  // first: a daemon's log lines must not reach the user's terminal
+            layers.detachFromTerminal()
             logger.info("mounted", metadata: ["mount": "\(mountPoint)", "upper": "\(upperPath)", "lowers": "\(lowerList)"])
         }
         do {

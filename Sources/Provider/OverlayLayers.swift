@@ -1,5 +1,6 @@
 // Opening the layers of an overlay stack, shared by the host mount and the virtiofs backend:
 // check the paths, create UPPER if missing, open the --repo layer and the lower directories.
+import Dicfuse
 import Logging
 import Overlay
 
@@ -38,6 +39,12 @@ struct OverlayLayers {
         } catch {
             throw SetupFailure(message: "cannot open layer directories: \(error)", status: ExitStatus.invalidSetup)
         }
+    }
+
+    /// Lets go of what still refers to the user's terminal once the daemon detached: git
+    /// processes a --repo layer started while mounting inherited its stderr.
+    func detachFromTerminal() {
+        for case let repository as DicfuseLayer in lowers { repository.closeIdleRemoteConnections() }
     }
 
     /// A new overlay over these layers (each virtiofs connection gets its own inode table).

@@ -52,6 +52,17 @@ public final class GitRemote: Sendable {
     private let pool = Mutex<[GitConnection]>([])
     static let pooledConnections = 4
 
+    /// Closes the idle connections (ends their upload-pack or ssh processes). The daemon does
+    /// it when it detaches: those processes were started with the user's stderr, and holding
+    /// it would keep `scorpio-provider ... 2>&1 | tee log` waiting for an end of file.
+    public func closeIdleConnections() {
+        let idle = pool.withLock { connections -> [GitConnection] in
+            defer { connections = [] }
+            return connections
+        }
+        for connection in idle { connection.close() }
+    }
+
     /// Sends one command and hands its response to `parse`. Stream transports reuse an idle
     /// connection when there is one (a stale one, closed by the server meanwhile, is replaced
     /// by a fresh connection once); smart HTTP posts the command and parses the body.
@@ -207,9 +218,27 @@ public final class GitRemote: Sendable {
         for name in candidates {
             if let found = refs.first(where: { $0.name == name }) { return (found.peeled ?? found.id, name) }
         }
+        if let ref, let commit = try expandAbbreviation(ref, tips: refs) { return (commit, ref) }
         let known = refs.map { $0.name.replacingOccurrences(of: "refs/heads/", with: "").replacingOccurrences(of: "refs/tags/", with: "") }
         let shown = known.prefix(8).joined(separator: ", ") + (known.count > 8 ? " and \(known.count - 8) more" : "")
         throw .unsupported("no branch, tag or ref named \(wanted) on \(url) (it has \(known.isEmpty ? "no refs" : shown))")
+    }
+
+    /// The commit an abbreviated id (4 to 39 hex digits) names: the one branch or tag tip it
+    /// starts, else, for a repository on this host, what `git rev-parse` makes of it. A server
+    /// cannot expand abbreviations (protocol v2 fetches by full id), so an abbreviation of
+    /// an older commit on a remote is an error that asks for the full id. nil: not hex.
+    private func expandAbbreviation(_ ref: String, tips: [RemoteRef]) throws(RemoteError) -> ObjectID? {
+        let prefix = ref.lowercased()
+        guard (4...39).contains(prefix.count), prefix.allSatisfy(\.isHexDigit) else { return nil }
+        let matches = Set(tips.map { $0.peeled ?? $0.id }.filter { $0.hex.hasPrefix(prefix) })
+        if matches.count > 1 { throw .unsupported("abbreviated id \(ref) is ambiguous on \(url): give more digits") }
+        if let tip = matches.first { return tip }
+        if case .local(let path) = url {
+            if let full = LocalRevParse.commit(prefix, in: path) { return full }
+            throw .unsupported("no commit \(ref) in \(url) (or more than one starts with it)")
+        }
+        throw .unsupported("abbreviated id \(ref) is not a branch or tag tip on \(url), and a git server cannot expand it: give the full 40-digit id")
     }
 
     /// How much of a tree fetch's trees to keep as delta bases; older ones are read back.

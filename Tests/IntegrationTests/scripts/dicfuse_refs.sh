@@ -61,6 +61,21 @@ git -C "$SERVED" symbolic-ref HEAD refs/heads/feature
 expect_eq "no --ref follows HEAD's symref to another branch" "two" "$(version_at)"
 git -C "$SERVED" symbolic-ref HEAD refs/heads/main
 check "a missing ref is refused in one line listing what there is" sh -c "! '$BIN' --mount '$M' --repo '$URL' --ref nosuch --cache '$WORK/cache' --upper '$WORK/upx' 2>'$WORK/noref.err'; grep -q 'no branch, tag or ref named nosuch' '$WORK/noref.err' && grep -q 'feature' '$WORK/noref.err' && test \$(wc -l < '$WORK/noref.err') -eq 1"
+# Abbreviated ids: a branch or tag tip's on any server; any commit's in a repository on this
+# host (git rev-parse); otherwise one line asking for the full id. HIDDEN is no ref's tip.
+HIDDEN=$(git -C "$SERVED" commit-tree "$TREE" -p main -m hidden)
+git -C "$SERVED" update-ref refs/heads/ahead "$(git -C "$SERVED" commit-tree "$TREE" -p "$HIDDEN" -m ahead)"
+expect_eq "--ref an abbreviated id of a branch tip" "two" "$(version_at --ref "${TWO:0:7}")"
+check "--ref an abbreviated id of an older commit on a server asks for the full id" sh -c "! '$BIN' --mount '$M' --repo '$URL' --ref '${HIDDEN:0:9}' --cache '$WORK/cache' --upper '$WORK/upx' 2>'$WORK/abbrev.err'; grep -q 'give the full 40-digit id' '$WORK/abbrev.err' && test \$(wc -l < '$WORK/abbrev.err') -eq 1"
+grep -q " $M " /proc/mounts && "$BIN" unmount "$M"
+mount_scorpio "$M" "$WORK/local.log" --repo "$SERVED" --ref "${HIDDEN:0:9}" --cache "$WORK/cache" --upper "$WORK/up-local" >/dev/null
+check "--ref an abbreviated id of any commit of a repository on this host" sh -c "ls '$M' | grep -qx lost.txt"
+unmount_scorpio "$M" >/dev/null
+# `scorpio-provider ... 2>&1 | tee log` ends when the mount is up: neither the daemon nor the
+# git processes it keeps (idle upload-pack connections) hold the command's stderr.
+expect_eq "a mount whose stderr is a pipe lets the pipe end" "0" \
+    "$(timeout 60 sh -c "'$BIN' --mount '$M' --repo '$SERVED' --cache '$WORK/cache-pipe' --upper '$WORK/up-pipe' 2>&1 | cat >/dev/null"; echo $?)"
+grep -q " $M " /proc/mounts && "$BIN" unmount "$M"
 check "the mount of v2.0 fetched the tag's commit, not the tag object" test -f "$WORK/cache/objects/${TWO:0:2}/${TWO:2}"
 
 # On a terminal (a pty made by script(1)), the mount shows its tree fetch and `prefetch` its
