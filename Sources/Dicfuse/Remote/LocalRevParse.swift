@@ -10,7 +10,11 @@ enum LocalRevParse {
     static func commit(_ abbreviation: String, in path: String) -> ObjectID? {
         guard let (output, input) = try? makePipe() else { return nil }
         let arguments = ["git", "-C", path, "rev-parse", "--verify", "--quiet", "--end-of-options", abbreviation + "^{commit}"]
-        let child = try? ChildProcess.spawn(arguments, environment: currentEnvironment(), descriptors: [(input, 1)])
+        // Variables that point git at another repository than `path` (set in a hook, say).
+        let elsewhere = ["GIT_DIR=", "GIT_WORK_TREE=", "GIT_COMMON_DIR=", "GIT_OBJECT_DIRECTORY=",
+                         "GIT_ALTERNATE_OBJECT_DIRECTORIES=", "GIT_INDEX_FILE=", "GIT_NAMESPACE="]
+        let environment = currentEnvironment().filter { entry in !elsewhere.contains { entry.hasPrefix($0) } }
+        let child = try? ChildProcess.spawn(arguments, environment: environment, descriptors: [(input, 1)])
         input.closeQuietly()
         defer { output.closeQuietly() }
         guard let child else { return nil }
