@@ -188,27 +188,26 @@ extension OverlayFileSystem {
     }
 
     private func copyRegularFile(_ path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool) throws(Errno) {
-        let input = try source.openForReading(path)
-        defer { input.closeQuietly() }
         let directory = parentPath(of: path)
         let output: FileDescriptor
         var temporaryName: [UInt8]? = nil
         do {
-            output = try upper.root.open(at: HostDirectoryLayer.relative(directory),
-                                         flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
+            output = try anonymousCopy(of: path, from: source, stat: stat, withData: withData, in: directory)
         } catch .notSupported {
             // No O_TMPFILE on this filesystem: a hidden temporary name, renamed into place.
             let name = join(directory, Array(".scorpio-copyup-\(stat.inode)".utf8))
             output = try upper.root.open(at: name, flags: O_RDWR_VALUE | O_CREAT_VALUE | O_EXCL_VALUE, mode: 0o600)
             temporaryName = name
+            do {
+                try fill(output, from: source, path: path, stat: stat, withData: withData)
+            } catch {
+                output.closeQuietly()
+                try? upper.root.remove(at: name, directory: false)
+                throw error
+            }
         }
         defer { output.closeQuietly() }
         do {
-            if withData { try copyData(from: input, to: output, size: stat.size) }
-            if runningAsRoot { try output.changeOwnerOfDescriptor(uid: stat.uid, gid: stat.gid) }
-            try copyAttributes(to: .descriptor(output), from: source, path: path)
-            try output.changeMode(to: stat.permissions)
-            try output.setTimesOfDescriptor(access: .time(stat.accessTime), modification: .time(stat.modificationTime))
             if let temporaryName {
                 try upper.root.rename(from: temporaryName, to: path, flags: .noReplace)
             } else {
@@ -218,6 +217,35 @@ extension OverlayFileSystem {
             if let temporaryName { try? upper.root.remove(at: temporaryName, directory: false) }
             throw error
         }
+    }
+
+    /// An unnamed (O_TMPFILE) upper file in `directory` holding `path`'s data and metadata from
+    /// `source`; the caller links it into place, or keeps only its descriptor. Throws
+    /// .notSupported where the upper's filesystem has no O_TMPFILE.
+    func anonymousCopy(of path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool,
+                       in directory: [UInt8]) throws(Errno) -> FileDescriptor {
+        let output = try upper.root.open(at: HostDirectoryLayer.relative(directory),
+                                         flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
+        do {
+            try fill(output, from: source, path: path, stat: stat, withData: withData)
+            return output
+        } catch {
+            output.closeQuietly()
+            throw error
+        }
+    }
+
+    /// Data (when asked), owner, xattrs, mode and times of the lower file at `path` into `output`.
+    private func fill(_ output: FileDescriptor, from source: any ReadableLayer, path: [UInt8], stat: FileStat, withData: Bool) throws(Errno) {
+        if withData {
+            let input = try source.openForReading(path)
+            defer { input.closeQuietly() }
+            try copyData(from: input, to: output, size: stat.size)
+        }
+        if runningAsRoot { try output.changeOwnerOfDescriptor(uid: stat.uid, gid: stat.gid) }
+        try copyAttributes(to: .descriptor(output), from: source, path: path)
+        try output.changeMode(to: stat.permissions)
+        try output.setTimesOfDescriptor(access: .time(stat.accessTime), modification: .time(stat.modificationTime))
     }
 
     /// Copies the data extents of `input` into `output` and sets the size.

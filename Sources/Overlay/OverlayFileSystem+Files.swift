@@ -335,16 +335,21 @@ extension OverlayFileSystem {
             // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
             // is left, so change the file through one of its open descriptors.
             // A handle's descriptor, else the node's own (noOpen mode), kept alive while in use.
-            let (handleFD, kept) = state.withLock { s in
-                (s.handles.anyDescriptor(of: inode, upperOnly: true), s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil })
+            let upperDescriptors = { [self] in
+                state.withLock { s in
+                    (s.handles.anyDescriptor(of: inode, upperOnly: true), s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil })
+                }
             }
-            guard let fd = handleFD ?? kept?.descriptor else {
+            var (handleFD, kept) = upperDescriptors()
+            if handleFD == nil, kept == nil {
                 // An unlinked lower file: the times the writeback cache stores when it is
-                // closed have nowhere to go (the lower stays as it is) and need nowhere.
+                // closed have nowhere to go (the lower stays as it is) and need nowhere. Other
+                // changes (fchmod, ftruncate of the open file) copy it up, unnamed.
                 let lower = state.withLock { ($0.table[inode]?.layer ?? 0) != 0 }
                 if lower && changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
-                throw .staleNFSFileHandle
+                if lower, try copyUpDetached(inode) { (handleFD, kept) = upperDescriptors() }
             }
+            guard let fd = handleFD ?? kept?.descriptor else { throw .staleNFSFileHandle }
             defer { withExtendedLifetime(kept) {} }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }

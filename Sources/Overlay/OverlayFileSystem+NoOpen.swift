@@ -72,6 +72,9 @@ extension OverlayFileSystem {
         }
         if node.isDirectory { throw .isDirectory }
         if writing, node.layer != 0 {
+            if path == nil, try copyUpDetached(id), let kept = state.withLock({ $0.table[id]?.descriptor }), kept.layer == 0 {
+                return ReadyFile(node: id, descriptor: kept.descriptor, layer: 0, keepAlive: kept)
+            }
             path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(id) }
             node.layer = 0
         }
@@ -143,5 +146,27 @@ extension OverlayFileSystem {
               let opened = try? openUpperForNode(path) else { return }
         opened.pinned.store(true, ordering: .relaxed)
         storeNodeDescriptor(opened, for: id)
+    }
+}
+
+extension OverlayFileSystem {
+    /// Copies up a lower file that lost its name while a program still has it open, for a
+    /// change through its descriptor (fchmod, ftruncate, fsetxattr, or a write without OPEN), as
+    /// overlayfs copies up such a file: into an unnamed upper file that only the node's
+    /// descriptor reaches, pinned until the kernel forgets the node. Returns false when the
+    /// node is not such a file.
+    func copyUpDetached(_ id: InodeNumber) throws(Errno) -> Bool {
+        try changingNamespace { () throws(Errno) -> Bool in
+            guard let node = state.withLock({ $0.table[id] }), node.unlinked, !node.isDirectory else { return false }
+            if node.layer == 0 { return true }  // done by a request before this one
+            guard let lowerPath = node.detachedLowerPath else { return false }
+            let source = layer(node.layer)
+            let copy = try anonymousCopy(of: lowerPath, from: source, stat: try source.stat(lowerPath), withData: true, in: [])
+            let opened = NodeDescriptor(copy, layer: 0, writable: true)
+            opened.pinned.store(true, ordering: .relaxed)
+            state.withLock { $0.table[id]?.layer = 0 }
+            storeNodeDescriptor(opened, for: id)
+            return true
+        }
     }
 }

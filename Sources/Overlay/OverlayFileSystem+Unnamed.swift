@@ -57,13 +57,22 @@ extension OverlayFileSystem {
         }
     }
 
-    /// A copy of the descriptor of an upper file that has no name yet, if `id` is one. A copy,
-    /// so a RELEASE on another thread cannot close it under the linkat.
+    /// A copy of the descriptor of an upper file that has no name yet, if `id` is one.
     func unnamedUpperDescriptor(_ id: InodeNumber) -> FileDescriptor? {
+        descriptorOfUnlinked(id, upperOnly: true)
+    }
+
+    /// A copy of an open descriptor of a file that has no name (unlinked while open, or an
+    /// O_TMPFILE file not linked yet): the only way to it left. A copy, so a RELEASE on another
+    /// thread cannot close it under the caller, who closes it. `upperOnly`: one of the upper
+    /// copy, for changes.
+    func descriptorOfUnlinked(_ id: InodeNumber, upperOnly: Bool) -> FileDescriptor? {
         state.withLock { s -> FileDescriptor? in
-            guard let node = s.table[id], node.unlinked, node.layer == 0, !node.isDirectory else { return nil }
-            let kept = node.descriptor.flatMap { $0.layer == 0 ? $0.descriptor : nil }
-            guard let open = s.handles.anyDescriptor(of: id, upperOnly: true) ?? kept else { return nil }
+            guard let node = s.table[id], node.unlinked, !node.isDirectory, !upperOnly || node.layer == 0 else { return nil }
+            // Of the layer holding the file now: a lower file copied up unnamed (copyUpDetached)
+            // still has handles open on its lower copy.
+            let kept = node.descriptor.flatMap { $0.layer == node.layer ? $0.descriptor : nil }
+            guard let open = s.handles.anyDescriptor(of: id, upperOnly: node.layer == 0) ?? kept else { return nil }
             return try? open.duplicate()
         }
     }

@@ -11,7 +11,12 @@ extension OverlayFileSystem {
         if let control = ControlAttribute(name) { return try controlRead(control, inode: inode, into: buffer) }
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .noData }
-        let (node, path) = try locate(inode)
+        let node: Node, path: [UInt8]
+        do throws(Errno) {
+            (node, path) = try locate(inode)
+        } catch .staleNFSFileHandle {
+            return try onUnlinked(inode, upperOnly: false) { (fd) throws(Errno) in try ExtendedAttributes.get(descriptor: fd, name: name, into: buffer) }
+        }
         if node.layer == 0 {
             return try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.get(path: procPath, name: name, into: buffer) }
         }
@@ -25,9 +30,15 @@ extension OverlayFileSystem {
     public func listExtendedAttributes(_ ctx: RequestContext, inode: InodeNumber,
                                        into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         guard options.extendedAttributes else { throw .noFunction }
-        let (node, path) = try locate(inode)
+        let names: [[UInt8]]
+        do throws(Errno) {
+            let (node, path) = try locate(inode)
+            names = try layer(node.layer).extendedAttributeNames(path)
+        } catch .staleNFSFileHandle {
+            names = try onUnlinked(inode, upperOnly: false) { (fd) throws(Errno) in try ExtendedAttributes.names(descriptor: fd) }
+        }
         var list: [UInt8] = []
-        for name in try layer(node.layer).extendedAttributeNames(path) where !OverlayFormat.isPrivateAttribute(name) {
+        for name in names where !OverlayFormat.isPrivateAttribute(name) {
             list.append(contentsOf: name)
             list.append(0)
         }
@@ -42,14 +53,50 @@ extension OverlayFileSystem {
         if let control = ControlAttribute(name) { return try controlWrite(control) }
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
-        let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        let path: [UInt8]
+        do throws(Errno) {
+            path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        } catch .staleNFSFileHandle {
+            return try onUnlinked(inode, upperOnly: true) { (fd) throws(Errno) in
+                try ExtendedAttributes.set(descriptor: fd, name: name, value: value, flags: Int32(bitPattern: flags))
+            }
+        }
         try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: name, value: value, flags: Int32(bitPattern: flags)) }
     }
 
     public func removeExtendedAttribute(_ ctx: RequestContext, inode: InodeNumber, name: [UInt8]) throws(Errno) {
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .notPermitted }
-        let path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        // Removing what a lower file does not have changes nothing: ENODATA without a copy-up
+        // (which would also split a lower hard link for nothing), as on overlayfs.
+        let path: [UInt8]
+        do throws(Errno) {
+            let (node, lowerPath) = try locate(inode)
+            if node.layer != 0, try layer(node.layer).extendedAttribute(lowerPath, name: name) == nil { throw .noData }
+            path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
+        } catch .staleNFSFileHandle {
+            return try onUnlinked(inode, upperOnly: true) { (fd) throws(Errno) in try ExtendedAttributes.remove(descriptor: fd, name: name) }
+        }
         try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.remove(path: procPath, name: name) }
+    }
+
+    /// Runs an f*xattr call on a file that lost its last name while open (fsetxattr on the
+    /// descriptor of a deleted file), through a copy of one of its open descriptors; a change
+    /// to a lower file copies it up first (copyUpDetached).
+    private func onUnlinked<R>(_ inode: InodeNumber, upperOnly: Bool, _ body: (FileDescriptor) throws(Errno) -> R) throws(Errno) -> R {
+        var fd = descriptorOfUnlinked(inode, upperOnly: upperOnly)
+        if fd == nil, upperOnly, try copyUpDetached(inode) { fd = descriptorOfUnlinked(inode, upperOnly: true) }
+        if fd == nil, !upperOnly, let (index, path) = detachedLower(inode) { fd = try layer(index).openForReading(path) }
+        guard let fd else { throw .staleNFSFileHandle }
+        defer { fd.closeQuietly() }
+        return try body(fd)
+    }
+
+    /// The layer and old path of an unlinked lower file (Node.detachedLowerPath).
+    private func detachedLower(_ inode: InodeNumber) -> (LayerIndex, [UInt8])? {
+        state.withLock { s in
+            guard let node = s.table[inode], node.layer != 0, let path = node.detachedLowerPath else { return nil }
+            return (node.layer, path)
+        }
     }
 }

@@ -151,8 +151,8 @@ public final class OverlayFileSystem: FileSystem {
             return (node, try? s.table.path(of: id))
         }
         if let path, let stat = try? layer(node.layer).stat(path) { return (node, stat) }
-        if let fd = state.withLock({ $0.handles.anyDescriptor(of: id) }) { return (node, try fd.stat()) }
         if let kept = node.descriptor, kept.layer == node.layer { return (node, try kept.descriptor.stat()) }
+        if let fd = state.withLock({ $0.handles.anyDescriptor(of: id, upperOnly: node.layer == 0) }) { return (node, try fd.stat()) }
         if let lowerPath = node.detachedLowerPath, node.layer != 0 { return (node, try layer(node.layer).stat(lowerPath)) }
         throw .noSuchFileOrDirectory
     }

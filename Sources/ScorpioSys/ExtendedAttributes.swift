@@ -49,6 +49,18 @@ public enum ExtendedAttributes {
         }
     }
 
+    /// fgetxattr(2). With `size == 0` returns the value's size only.
+    public static func get(descriptor: FileDescriptor, name: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try withCPath(name) { (n) throws(Errno) in
+            try retrying { scorpio_fgetxattr(descriptor.rawValue, n, buffer.baseAddress, buffer.count) }
+        }
+    }
+
+    /// flistxattr(2) into `buffer`; with an empty buffer returns the list's size.
+    public static func list(descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try retrying { scorpio_flistxattr(descriptor.rawValue, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), buffer.count) }
+    }
+
     /// fremovexattr(2).
     public static func remove(descriptor: FileDescriptor, name: [UInt8]) throws(Errno) {
         try withCPath(name) { (n) throws(Errno) in
@@ -71,6 +83,21 @@ public enum ExtendedAttributes {
             var raw = [UInt8](repeating: 0, count: size)
             do {
                 let got = try typedErrno { try raw.withUnsafeMutableBytes { try list(path: path, into: $0) } }
+                return raw[0..<got].split(separator: 0).map(Array.init)
+            } catch .outOfRange {
+                continue
+            }
+        }
+    }
+
+    /// All attribute names of an open file.
+    public static func names(descriptor: FileDescriptor) throws(Errno) -> [[UInt8]] {
+        while true {
+            let size = try list(descriptor: descriptor, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            if size == 0 { return [] }
+            var raw = [UInt8](repeating: 0, count: size)
+            do {
+                let got = try typedErrno { try raw.withUnsafeMutableBytes { try list(descriptor: descriptor, into: $0) } }
                 return raw[0..<got].split(separator: 0).map(Array.init)
             } catch .outOfRange {
                 continue

@@ -30,6 +30,7 @@ touch -d '2001-02-03 04:05:06' "$L1/timed" "$L1/moving/sub" "$L1/moving"
 echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:65534:r "$L1/acl-file"
 mkdir "$L1/tmpf-dir" && echo keep > "$L1/tmpf-dir/keep"
 echo "kept open while copied up" > "$L1/held-reader"
+for f in gone-ro gone-rw gone-new xattr-none; do echo "lower $f" > "$L1/$f"; done
 python3 -c "
 import sqlite3; c = sqlite3.connect('$L1/cache.db'); c.execute('create table t(x)')
 c.executemany('insert into t values(?)', [(i,) for i in range(100)]); c.commit()"
@@ -419,6 +420,32 @@ writer.executemany("insert into t values(?)", [(i,) for i in range(1000)]); writ
 print(before, reader.execute("select count(*) from t").fetchone()[0])
 PY
 )"
+# A file deleted while open is still changed through its descriptor, as on overlayfs: fchmod,
+# ftruncate, f*xattr and writes, for a new file and for lower files (copied up unnamed), opened
+# read-only or read-write.
+expect_eq "changes through the descriptor of a deleted file" "ok" "$(python3 - <<'PY' 2>&1
+import os
+for name, flags in (("gone-ro", os.O_RDONLY), ("gone-rw", os.O_RDWR), ("gone-new", os.O_RDWR)):
+    fd = os.open(name, flags)
+    os.unlink(name)
+    os.fchmod(fd, 0o640)
+    os.setxattr(fd, "user.k", b"v")
+    assert os.getxattr(fd, "user.k") == b"v" and "user.k" in os.listxattr(fd), name
+    os.removexattr(fd, "user.k")
+    assert os.fstat(fd).st_mode & 0o777 == 0o640, (name, oct(os.fstat(fd).st_mode))
+    if flags == os.O_RDWR:
+        os.ftruncate(fd, 3)
+        os.pwrite(fd, b"X", 0)
+        assert os.pread(fd, 10, 0) == b"Xow", (name, os.pread(fd, 10, 0))
+        assert os.fstat(fd).st_size == 3, name
+    else:
+        assert os.pread(fd, 5, 0) == b"lower", name
+    os.close(fd)
+    assert not os.path.exists(name), name
+print("ok")
+PY
+)"
+check "removing an xattr a lower file does not have fails and copies nothing up" sh -c "! setfattr -x user.none xattr-none 2>/dev/null && test ! -e '$UP/xattr-none'"
 echo data > suid-root && chmod 4755 suid-root && echo more >> suid-root
 expect_eq "root's write keeps setuid" "4755" "$(stat -c %a suid-root)"
 
