@@ -85,8 +85,13 @@ extension OverlayFileSystem {
         // A passthrough write runs with our credentials, which keep setuid/setgid bits; files
         // that carry them are written through WRITE requests, where dropSetIDBits applies.
         let carriesSetIDBits = (stat?.permissions ?? 0) & 0o6000 != 0
-        let (cachedOpens, passedThrough) = state.withLock { s in (s.table[id]?.cachedHandles ?? 0, s.table[id]?.backing != nil) }
-        if options.passthrough, !carriesSetIDBits, let registrar = ctx.passthrough, stat?.fileType == .regular {
+        let (cachedOpens, backingLayer) = state.withLock { s in (s.table[id]?.cachedHandles ?? 0, s.table[id]?.backing?.layer) }
+        let passedThrough = backingLayer != nil
+        // The kernel fails with EIO any open of an inode that has passthrough opens unless it
+        // passes through as well: a file made setuid while open for writing (passed through)
+        // keeps passing through, bits or not.
+        let mayPassThrough = !carriesSetIDBits || backingLayer == index
+        if options.passthrough, mayPassThrough, let registrar = ctx.passthrough, stat?.fileType == .regular {
             if cachedOpens > 0 {
                 // Still open in caching mode from before a copy-up (a small lower file): the
                 // kernel refuses passthrough then, failing the open with EIO. Caching mode
@@ -100,16 +105,19 @@ extension OverlayFileSystem {
                     backing = backingID
                     flags = [.passthrough]
                 case .otherFileInUse:
-                    // The inode is already passed through to a different host file (it was copied
-                    // up while open): direct I/O keeps the kernel from mixing cached and passthrough I/O.
-                    flags = [.directIO]
+                    break  // refused below
                 case .refused:
                     break  // READ/WRITE replies with the normal page cache
                 }
             }
         }
-        if passedThrough, flags.isDisjoint(with: [.passthrough, .directIO]) {
-            flags = [.directIO]  // caching mode is refused while passthrough opens exist
+        if passedThrough, !flags.contains(.passthrough) {
+            // The inode passes through to another file (its lower copy, for a reader of a file
+            // of 1 MiB or more, while this open wants the upper copy), and the kernel fails any
+            // open of it that does not pass through too with EIO: busy, said in a log line.
+            logger.info("open refused while the file is open with passthrough to its lower copy", metadata: ["inode": "\(id)"])
+            descriptor.closeQuietly()
+            throw .textFileBusy
         }
         let cachedMode = flags.isDisjoint(with: [.passthrough, .directIO])
         let handle = insertHandle(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing, cachedMode: cachedMode))

@@ -77,12 +77,17 @@ public enum ExtendedAttributes {
 
     /// All attribute names of `path`.
     public static func names(path: [UInt8]) throws(Errno) -> [[UInt8]] {
+        try names { (buffer) throws(Errno) in try list(path: path, into: buffer) }
+    }
+
+    /// The names a list call gives (its size first, then the list, again if it grew meanwhile).
+    private static func names(_ list: (UnsafeMutableRawBufferPointer) throws(Errno) -> Int) throws(Errno) -> [[UInt8]] {
         while true {
-            let size = try list(path: path, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            let size = try list(UnsafeMutableRawBufferPointer(start: nil, count: 0))
             if size == 0 { return [] }
             var raw = [UInt8](repeating: 0, count: size)
             do {
-                let got = try typedErrno { try raw.withUnsafeMutableBytes { try list(path: path, into: $0) } }
+                let got = try typedErrno { try raw.withUnsafeMutableBytes { try list($0) } }
                 return raw[0..<got].split(separator: 0).map(Array.init)
             } catch .outOfRange {
                 continue
@@ -92,17 +97,7 @@ public enum ExtendedAttributes {
 
     /// All attribute names of an open file.
     public static func names(descriptor: FileDescriptor) throws(Errno) -> [[UInt8]] {
-        while true {
-            let size = try list(descriptor: descriptor, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
-            if size == 0 { return [] }
-            var raw = [UInt8](repeating: 0, count: size)
-            do {
-                let got = try typedErrno { try raw.withUnsafeMutableBytes { try list(descriptor: descriptor, into: $0) } }
-                return raw[0..<got].split(separator: 0).map(Array.init)
-            } catch .outOfRange {
-                continue
-            }
-        }
+        try names { (buffer) throws(Errno) in try list(descriptor: descriptor, into: buffer) }
     }
 
     /// lremovexattr(2).

@@ -24,6 +24,34 @@ check "files were opened through the daemon" test "$(count_ops 'OPEN|CREATE' "$W
 expect_eq "no READ requests with passthrough" "0" "$(count_ops READ "$WORK/pt.log")"
 expect_eq "no WRITE requests with passthrough" "0" "$(count_ops WRITE "$WORK/pt.log")"
 
+# The kernel passes an inode through to one backing file and fails every other open of it
+# with EIO. A file made setgid while open for writing (passed through) still opens; while a
+# reader holds a large lower file (passed through to the lower copy), an open for writing,
+# which needs the upper copy, is refused with ETXTBSY and a log line, not EIO.
+cp "$L/data.bin" "$L/held.bin"
+mount_scorpio "$M" "$WORK/pt2.log" --upper "$UP" --lower "$L" || exit 1
+expect_eq "an open of a file made setgid while open for writing works" "ok" "$(python3 - "$M/written.bin" <<'PY' 2>&1
+import os, sys
+w = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.fchmod(w, 0o2755)
+with open(sys.argv[1], "rb") as f: f.read(3)
+os.write(w, b"x"); os.close(w)
+print("ok")
+PY
+)"
+expect_eq "an open for writing while a reader passes through to the lower copy: ETXTBSY" "26 reads" "$(python3 - "$M/held.bin" <<'PY' 2>&1
+import os, sys
+r = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    os.open(sys.argv[1], os.O_RDWR); print("opened")
+except OSError as e:
+    print(e.errno, "reads" if len(os.pread(r, 10, 0)) == 10 else "no read")
+PY
+)"
+check "... said in the log" grep -q "open refused while the file is open with passthrough" "$WORK/pt2.log"
+expect_eq "... and once the reader closed it opens" "ok" "$(python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); print("ok")' "$M/held.bin" 2>&1)"
+unmount_scorpio "$M"
+
 rm -rf "$UP"
 mount_scorpio "$M" "$WORK/nopt.log" --upper "$UP" --lower "$L" --log-level trace --no-passthrough || exit 1
 check "I/O without passthrough" do_io
