@@ -63,12 +63,29 @@ extension OverlayFileSystem {
 
     /// Records that a node's visible copy is now the upper one, and the st_ino it reports from
     /// now on where that changes (`reportedInode`).
+    /// Tells the kernel to drop the cached attributes of nodes whose st_ino and link count a
+    /// copy-up changed (OverlayState.changedAttributes), so `stat` and `fstat` show the copy's
+    /// own. Called by the requests that copy up without returning attributes (OPEN, RENAME,
+    /// xattr changes, a WRITE without OPEN); a transport without notifications (virtiofs)
+    /// shows the old ones until the attribute timeout.
+    func invalidateChangedAttributes(_ ctx: RequestContext) {
+        let changed = state.withLock { s -> [InodeNumber] in
+            defer { s.changedAttributes = [] }
+            return s.changedAttributes
+        }
+        guard let notifier = ctx.notifier else { return }
+        for id in changed { notifier.invalidateAttributes(id) }
+    }
+
     func adoptUpper(_ id: InodeNumber, stat: FileStat, reportedInode number: UInt64? = nil) {
         state.withLock { s in
             guard var updated = s.table[id], updated.layer != 0 else { return }
             if updated.isDirectory { updated.lowerDirectories = [updated.layer] + updated.lowerDirectories }
             updated.layer = 0
-            if let number { updated.reportedInode = number }
+            if let number, number != updated.reportedInode {
+                updated.reportedInode = number
+                s.changedAttributes.append(id)
+            }
             s.table[id] = updated
             s.table.rekey(id, to: HostKey(layer: 0, device: stat.device, inode: stat.inode))
         }

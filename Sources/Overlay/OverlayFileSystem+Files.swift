@@ -47,6 +47,7 @@ extension OverlayFileSystem {
                 try copyUp(inode, withData: hostFlags & O_TRUNC_VALUE == 0)
             }
             node.layer = 0
+            invalidateChangedAttributes(ctx)
         }
         let descriptor: FileDescriptor
         if node.layer == 0 {
@@ -212,7 +213,7 @@ extension OverlayFileSystem {
 
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                      into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let file = try file(handle, inode: inode, writing: false)
+        let file = try file(ctx, handle, inode: inode, writing: false)
         var total = 0
         if BlockingHint.isInstalled {
             // Asked before the read below: a RWF_NOWAIT read that misses starts the disk read,
@@ -252,7 +253,7 @@ extension OverlayFileSystem {
 
     public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                       data: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        let file = try file(handle, inode: inode, writing: true)
+        let file = try file(ctx, handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         var total = 0
         while total < data.count {
@@ -264,14 +265,14 @@ extension OverlayFileSystem {
     /// READ straight into a transport's buffers (virtiofs guest memory) with preadv.
     public func read(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                      into destination: IOVectors) throws(Errno) -> Int {
-        let file = try file(handle, inode: inode, writing: false)
+        let file = try file(ctx, handle, inode: inode, writing: false)
         return try file.descriptor.read(into: destination.vectors, at: Int64(offset))
     }
 
     /// WRITE straight from a transport's buffers with pwritev.
     public func write(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64,
                       from source: IOVectors) throws(Errno) -> Int {
-        let file = try file(handle, inode: inode, writing: true)
+        let file = try file(ctx, handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         return try file.descriptor.write(from: source.vectors, at: Int64(offset))
     }
@@ -309,24 +310,24 @@ extension OverlayFileSystem {
     }
 
     public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {
-        let file = try file(handle, inode: inode, writing: false)
+        let file = try file(ctx, handle, inode: inode, writing: false)
         if file.layer == 0 { try file.descriptor.synchronize(dataOnly: dataOnly) }
     }
 
     public func allocate(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, length: UInt64, mode: UInt32) throws(Errno) {
-        let file = try file(handle, inode: inode, writing: true)
+        let file = try file(ctx, handle, inode: inode, writing: true)
         guard file.layer == 0 else { throw .badFileDescriptor }
         try file.descriptor.allocate(mode: Int32(bitPattern: mode), offset: Int64(offset), length: Int64(length))
     }
 
     public func seek(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, offset: UInt64, whence: UInt32) throws(Errno) -> UInt64 {
-        let file = try file(handle, inode: inode, writing: false)
+        let file = try file(ctx, handle, inode: inode, writing: false)
         return UInt64(try file.descriptor.seek(offset: Int64(offset), whence: Int32(whence)))
     }
 
     public func copyRange(_ ctx: RequestContext, inode: InodeNumber, _ range: RequestBody.CopyFileRange) throws(Errno) -> Int {
-        let input = try file(range.inputHandle, inode: inode, writing: false)
-        let output = try file(range.outputHandle, inode: range.outputNode, writing: true)
+        let input = try file(ctx, range.inputHandle, inode: inode, writing: false)
+        let output = try file(ctx, range.outputHandle, inode: range.outputNode, writing: true)
         guard output.layer == 0 else { throw .badFileDescriptor }
         return try input.descriptor.copyRange(to: output.descriptor, inputOffset: Int64(range.inputOffset),
                                               outputOffset: Int64(range.outputOffset), length: Int(min(range.length, 1 << 30)))

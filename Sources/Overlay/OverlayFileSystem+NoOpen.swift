@@ -53,13 +53,13 @@ struct NodeDescriptorQueue {
 extension OverlayFileSystem {
     /// The descriptor for a request: the handle's, or with handle 0 (no OPEN) the node's own.
     /// `writing` copies a lower file up first and asks for a writable descriptor.
-    func file(_ handle: FileHandleID, inode: InodeNumber, writing: Bool) throws(Errno) -> ReadyFile {
+    func file(_ ctx: RequestContext, _ handle: FileHandleID, inode: InodeNumber, writing: Bool) throws(Errno) -> ReadyFile {
         if handle.rawValue != 0 { return try openFile(handle) }
-        return try nodeFile(inode, writing: writing)
+        return try nodeFile(ctx, inode, writing: writing)
     }
 
     /// The node's cached descriptor, opened (and cached) if it has none of the right kind.
-    func nodeFile(_ id: InodeNumber, writing: Bool) throws(Errno) -> ReadyFile {
+    func nodeFile(_ ctx: RequestContext, _ id: InodeNumber, writing: Bool) throws(Errno) -> ReadyFile {
         var (node, path) = try state.withLock { (s) throws(Errno) -> (Node, [UInt8]?) in
             guard let node = s.table[id] else { throw .staleNFSFileHandle }
             return (node, try? s.table.path(of: id))
@@ -77,6 +77,7 @@ extension OverlayFileSystem {
             }
             path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(id) }
             node.layer = 0
+            invalidateChangedAttributes(ctx)
         }
         let opened: NodeDescriptor
         if node.layer == 0 {

@@ -11,7 +11,7 @@ extension OverlayFileSystem {
     public func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {
         // Always followed by a WRITE or truncation, so a lower file is copied up now (noOpen
         // mode copies up at the first write): the copy keeps the bits, and they must go.
-        let file = try file(handle, inode: inode, writing: true)
+        let file = try file(ctx, handle, inode: inode, writing: true)
         guard file.layer == 0 else { return }
         // The kernel keeps the mode it cached (it refreshes only size and times after a write),
         // so it is told when the bits went. Without a notifier (virtiofs) the old mode shows

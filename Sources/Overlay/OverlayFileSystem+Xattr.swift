@@ -61,6 +61,7 @@ extension OverlayFileSystem {
                 try ExtendedAttributes.set(descriptor: fd, name: name, value: value, flags: Int32(bitPattern: flags))
             }
         }
+        invalidateChangedAttributes(ctx)
         try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.set(path: procPath, name: name, value: value, flags: Int32(bitPattern: flags)) }
     }
 
@@ -77,6 +78,7 @@ extension OverlayFileSystem {
         } catch .staleNFSFileHandle {
             return try onUnlinked(inode, upperOnly: true) { (fd) throws(Errno) in try ExtendedAttributes.remove(descriptor: fd, name: name) }
         }
+        invalidateChangedAttributes(ctx)
         try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.remove(path: procPath, name: name) }
     }
 

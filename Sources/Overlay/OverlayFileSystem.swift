@@ -16,6 +16,10 @@ struct OverlayState {
     var table: InodeTable
     var handles = HandleTable()
     var nodeDescriptors = NodeDescriptorQueue()
+    /// Nodes whose st_ino changed under the kernel's cached attributes (a copied-up name of a
+    /// lower hard link reports its own number and link count from then on); see
+    /// OverlayFileSystem.invalidateChangedAttributes.
+    var changedAttributes: [InodeNumber] = []
 }
 
 /// Options for an overlay mount.

@@ -13,6 +13,7 @@ extension OverlayFileSystem {
         let requested = RenameFlags(rawValue: flags)
         guard requested.subtracting([.noReplace, .exchange]).isEmpty,
               !(requested.contains(.noReplace) && requested.contains(.exchange)) else { throw .invalidArgument }
+        defer { invalidateChangedAttributes(ctx) }  // names of lower hard links in a tree copied up
         try changingNamespace(in: [parent, newParent]) { () throws(Errno) in
             let (sourceDirectory, sourceDirectoryPath) = try locateDirectory(parent)
             let (targetDirectory, targetDirectoryPath) = try locateDirectory(newParent)

@@ -31,6 +31,8 @@ echo acl-secret > "$L1/acl-file" && chmod 600 "$L1/acl-file" && setfacl -m u:655
 mkdir "$L1/tmpf-dir" && echo keep > "$L1/tmpf-dir/keep"
 echo "kept open while copied up" > "$L1/held-reader"
 for f in gone-ro gone-rw gone-new xattr-none; do echo "lower $f" > "$L1/$f"; done
+echo pair > "$L1/hl-cached-a" && ln "$L1/hl-cached-a" "$L1/hl-cached-b"
+mkdir -p "$L1/hl-tree/sub" && echo pair > "$L1/hl-tree-peer" && ln "$L1/hl-tree-peer" "$L1/hl-tree/sub/peer"
 python3 -c "
 import sqlite3; c = sqlite3.connect('$L1/cache.db'); c.execute('create table t(x)')
 c.executemany('insert into t values(?)', [(i,) for i in range(100)]); c.commit()"
@@ -208,6 +210,16 @@ expect_eq "a write through one name of a lower hard link changes that name" "cha
 expect_eq "... and not the other name" "shared" "$(cat lh1)"
 check "... nor the lower layer" test "$(cat "$L1/lh1")" = shared
 check "... and the two names, now two files, report different st_ino" test "$(stat -c %i lh1)" != "$(stat -c %i lh2)"
+# The kernel caches attributes: once a name of a lower hard link is copied up (open for
+# writing, or a directory above it renamed), `stat` must show the copy's own st_ino and link
+# count, not the cached ones the names shared.
+stat hl-cached-a hl-cached-b hl-tree/sub/peer hl-tree-peer > /dev/null
+python3 -c 'import os; fd = os.open("hl-cached-a", os.O_RDWR); os.pwrite(fd, b"p", 0); os.close(fd)'
+expect_eq "a lower hard-link name written to shows its copy's st_ino and nlink at once" "1 differ" \
+    "$(stat -c %h hl-cached-a) $([ "$(stat -c %i hl-cached-a)" != "$(stat -c %i hl-cached-b)" ] && echo differ)"
+mv hl-tree hl-tree2
+expect_eq "... and one in a directory renamed as a tree" "1 differ" \
+    "$(stat -c %h hl-tree2/sub/peer) $([ "$(stat -c %i hl-tree2/sub/peer)" != "$(stat -c %i hl-tree-peer)" ] && echo differ)"
 mv hltree hltree2
 expect_eq "a directory renamed as a tree keeps a lower hard link one file (st_ino, nlink)" \
     "$(stat -c %i:2 hltree2/a)" "$(stat -c %i:%h hltree2/b)"
