@@ -91,7 +91,8 @@ public protocol FileSystem: Sendable {
     func readLink(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> [UInt8]
     /// FUSE_SYMLINK.
     func symlink(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], target: [UInt8]) throws(Errno) -> Entry
-    /// FUSE_MKNOD. `mode` already has the umask applied by the kernel.
+    /// FUSE_MKNOD. `mode` has the caller's umask applied by the kernel, or, under
+    /// FUSE_DONT_MASK, it comes in `ctx.umask` for the filesystem to apply (MKDIR, CREATE too).
     func makeNode(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32, device: UInt32) throws(Errno) -> Entry
     /// FUSE_MKDIR.
     func makeDirectory(_ ctx: RequestContext, parent: InodeNumber, name: [UInt8], mode: UInt32) throws(Errno) -> Entry

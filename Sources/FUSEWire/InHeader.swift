@@ -41,7 +41,7 @@ public struct RequestContext: Sendable {
     /// Tells the kernel about changes it did not make itself; nil where the transport cannot
     /// (virtiofs has no notification queue in Linux guests).
     public var notifier: (any KernelNotifier)?
-    /// For MKNOD, MKDIR and CREATE under FUSE_DONT_MASK: the caller's umask, which the
+    /// For MKNOD, MKDIR, CREATE and TMPFILE under FUSE_DONT_MASK: the caller's umask, which the
     /// filesystem applies unless the new object's directory has a default ACL (which then
     /// takes its place, as on a local filesystem). 0 otherwise: the kernel applied it.
     public var umask: UInt32 = 0

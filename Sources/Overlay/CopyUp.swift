@@ -61,8 +61,6 @@ extension OverlayFileSystem {
         try? upper.root.setTimes(at: path, access: .time(before.accessTime), modification: .time(before.modificationTime))
     }
 
-    /// Records that a node's visible copy is now the upper one, and the st_ino it reports from
-    /// now on where that changes (`reportedInode`).
     /// Tells the kernel to drop the cached attributes of nodes whose st_ino and link count a
     /// copy-up changed (OverlayState.changedAttributes), so `stat` and `fstat` show the copy's
     /// own. Called by the requests that copy up without returning attributes (OPEN, RENAME,
@@ -77,6 +75,8 @@ extension OverlayFileSystem {
         for id in changed { notifier.invalidateAttributes(id) }
     }
 
+    /// Records that a node's visible copy is now the upper one, and the st_ino it reports from
+    /// now on where that changes (`reportedInode`).
     func adoptUpper(_ id: InodeNumber, stat: FileStat, reportedInode number: UInt64? = nil) {
         state.withLock { s in
             guard var updated = s.table[id], updated.layer != 0 else { return }
@@ -176,15 +176,26 @@ extension OverlayFileSystem {
     /// The order matters: chown clears setuid bits, so mode comes after it, and times last.
     private func copyMetadata(to path: [UInt8], from source: any ReadableLayer, stat: FileStat) throws(Errno) {
         if runningAsRoot { try upper.root.changeOwner(at: path, uid: stat.uid, gid: stat.gid) }
-        try upper.root.withProcPath(path) { (procPath) throws(Errno) in try copyAttributes(to: .path(procPath), from: source, path: path) }
+        try upper.root.withProcPath(path) { (procPath) throws(Errno) in
+            try copyAttributes(to: .path(procPath), from: source, path: path, isDirectory: stat.fileType == .directory)
+        }
         if stat.fileType != .symlink { try upper.root.changeMode(at: path, to: stat.permissions) }
         try upper.root.setTimes(at: path, access: .time(stat.accessTime), modification: .time(stat.modificationTime))
     }
 
-    /// Copies user-visible extended attributes (not the overlay's own markers).
-    private func copyAttributes(to target: AttributeTarget, from source: any ReadableLayer, path: [UInt8]) throws(Errno) {
-        let names: [[UInt8]]
-        do { names = try source.extendedAttributeNames(path) } catch .notSupported { return }
+    /// Copies user-visible extended attributes (not the overlay's own markers). A copy made
+    /// in an upper directory with a default ACL got that ACL from it (overlayfs builds its
+    /// copies in a work directory without one); the ACLs the lower object lacks are removed,
+    /// since the kernel enforces them (FUSE_POSIX_ACL).
+    private func copyAttributes(to target: AttributeTarget, from source: any ReadableLayer, path: [UInt8], isDirectory: Bool) throws(Errno) {
+        var names: [[UInt8]] = []
+        do { names = try source.extendedAttributeNames(path) } catch .notSupported {}
+        for acl in isDirectory ? OverlayFormat.aclNames : [OverlayFormat.accessACL] where !names.contains(acl) {
+            switch target {
+            case .path(let targetPath): try? ExtendedAttributes.remove(path: targetPath, name: acl)
+            case .descriptor(let fd): try? ExtendedAttributes.remove(descriptor: fd, name: acl)
+            }
+        }
         for name in names where !OverlayFormat.isPrivateAttribute(name) {
             guard let value = try source.extendedAttribute(path, name: name) else { continue }
             do {
@@ -208,20 +219,13 @@ extension OverlayFileSystem {
         let directory = parentPath(of: path)
         let output: FileDescriptor
         var temporaryName: [UInt8]? = nil
-        do {
-            output = try anonymousCopy(of: path, from: source, stat: stat, withData: withData, in: directory)
-        } catch .notSupported {
+        if let anonymous = try anonymousCopy(of: path, from: source, stat: stat, withData: withData, in: directory) {
+            output = anonymous
+        } else {
             // No O_TMPFILE on this filesystem: a hidden temporary name, renamed into place.
             let name = join(directory, Array(".scorpio-copyup-\(stat.inode)".utf8))
-            output = try upper.root.open(at: name, flags: O_RDWR_VALUE | O_CREAT_VALUE | O_EXCL_VALUE, mode: 0o600)
+            output = try namedCopy(of: path, from: source, stat: stat, withData: withData, at: name)
             temporaryName = name
-            do {
-                try fill(output, from: source, path: path, stat: stat, withData: withData)
-            } catch {
-                output.closeQuietly()
-                try? upper.root.remove(at: name, directory: false)
-                throw error
-            }
         }
         defer { output.closeQuietly() }
         do {
@@ -237,17 +241,37 @@ extension OverlayFileSystem {
     }
 
     /// An unnamed (O_TMPFILE) upper file in `directory` holding `path`'s data and metadata from
-    /// `source`; the caller links it into place, or keeps only its descriptor. Throws
-    /// .notSupported where the upper's filesystem has no O_TMPFILE.
+    /// `source`; the caller links it into place, or keeps only its descriptor. nil where the
+    /// upper's filesystem has no O_TMPFILE (namedCopy then).
     func anonymousCopy(of path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool,
-                       in directory: [UInt8]) throws(Errno) -> FileDescriptor {
-        let output = try upper.root.open(at: HostDirectoryLayer.relative(directory),
+                       in directory: [UInt8]) throws(Errno) -> FileDescriptor? {
+        let output: FileDescriptor
+        do {
+            output = try upper.root.open(at: HostDirectoryLayer.relative(directory),
                                          flags: FileDescriptor.tmpFileFlag | O_RDWR_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
+        } catch .notSupported {
+            return nil
+        }
         do {
             try fill(output, from: source, path: path, stat: stat, withData: withData)
             return output
         } catch {
             output.closeQuietly()
+            throw error
+        }
+    }
+
+    /// The same at a new name (`temporaryName`, which must not exist), for an upper without
+    /// O_TMPFILE; the name is removed again if the copy fails.
+    func namedCopy(of path: [UInt8], from source: any ReadableLayer, stat: FileStat, withData: Bool,
+                   at temporaryName: [UInt8]) throws(Errno) -> FileDescriptor {
+        let output = try upper.root.open(at: temporaryName, flags: O_RDWR_VALUE | O_CREAT_VALUE | O_EXCL_VALUE | O_NOFOLLOW_VALUE, mode: 0o600)
+        do {
+            try fill(output, from: source, path: path, stat: stat, withData: withData)
+            return output
+        } catch {
+            output.closeQuietly()
+            try? upper.root.remove(at: temporaryName, directory: false)
             throw error
         }
     }
@@ -260,7 +284,7 @@ extension OverlayFileSystem {
             try copyData(from: input, to: output, size: stat.size)
         }
         if runningAsRoot { try output.changeOwnerOfDescriptor(uid: stat.uid, gid: stat.gid) }
-        try copyAttributes(to: .descriptor(output), from: source, path: path)
+        try copyAttributes(to: .descriptor(output), from: source, path: path, isDirectory: false)
         try output.changeMode(to: stat.permissions)
         try output.setTimesOfDescriptor(access: .time(stat.accessTime), modification: .time(stat.modificationTime))
     }

@@ -59,12 +59,22 @@ struct HandleTable {
     }
 
     /// Some open descriptor of `node`, for attributes of an unlinked file that is still open;
-    /// `upperOnly` asks for one that may be written.
+    /// `upperOnly` asks for one of the upper copy: opened there (writable if opened so), else
+    /// one of a lower open that follows the copy-up (read-only).
     func anyDescriptor(of node: InodeNumber, upperOnly: Bool = false) -> FileDescriptor? {
-        for file in handles.values where file.node == node && (!upperOnly || file.layer == 0) {
-            if let descriptor = file.descriptor { return descriptor }
+        var followed: FileDescriptor? = nil
+        for file in handles.values where file.node == node {
+            guard let descriptor = file.descriptor else { continue }
+            if !upperOnly || file.layer == 0 { return descriptor }
+            if file.followsUpper, followed == nil { followed = descriptor }
         }
-        return nil
+        return followed
+    }
+
+    /// Whether `node` has an open handle on a lower copy that has not followed a copy-up yet
+    /// (OverlayFileSystem.followCopyUp).
+    func hasLowerOpenNotFollowing(_ node: InodeNumber) -> Bool {
+        handles.values.contains { $0.node == node && $0.layer != 0 && !$0.followsUpper && $0.backing == nil }
     }
 
     /// Empties the table (session end) and returns what was open.

@@ -116,7 +116,7 @@ struct InodeTable {
     }
 
     /// A node for an upper file that has no name yet (O_TMPFILE), with one lookup reference.
-    /// It is not findable by host identity until `name(_:as:key:)` links it: its host inode
+    /// It is not findable by host identity until `name(_:as:)` links it: its host inode
     /// number is free for reuse once the file is closed unnamed.
     mutating func referenceUnnamed(resolved: Resolved, reportedInode: UInt64) -> InodeNumber {
         let id = InodeNumber(nextID)

@@ -43,6 +43,12 @@ extension OverlayFileSystem {
             return OpenResult(handle: handle, flags: [.keepCache], prefill: prefill)
         }
         if writing, node.layer != 0 {
+            // Passed through to its lower copy for a reader: this open could not pass through
+            // to the upper copy (registerOpenFile), so no copy-up for it either.
+            if options.passthrough, state.withLock({ $0.table[inode]?.backing?.layer }) == node.layer {
+                logger.info("open refused while the file is open with passthrough", metadata: ["inode": "\(inode)"])
+                throw .textFileBusy
+            }
             path = try changingNamespace { () throws(Errno) -> [UInt8] in
                 try copyUp(inode, withData: hostFlags & O_TRUNC_VALUE == 0)
             }
@@ -90,8 +96,10 @@ extension OverlayFileSystem {
         let passedThrough = backingLayer != nil
         // The kernel fails with EIO any open of an inode that has passthrough opens unless it
         // passes through as well: a file made setuid while open for writing (passed through)
-        // keeps passing through, bits or not.
-        let mayPassThrough = !carriesSetIDBits || backingLayer == index
+        // keeps passing through for reading. Another open for writing would write around the
+        // bit-clearing of WRITE requests: refused below.
+        let forWriting = descriptor.isOpenForWriting
+        let mayPassThrough = !carriesSetIDBits || (backingLayer == index && !forWriting)
         if options.passthrough, mayPassThrough, let registrar = ctx.passthrough, stat?.fileType == .regular {
             if cachedOpens > 0 {
                 // Still open in caching mode from before a copy-up (a small lower file): the
@@ -114,9 +122,10 @@ extension OverlayFileSystem {
         }
         if passedThrough, !flags.contains(.passthrough) {
             // The inode passes through to another file (its lower copy, for a reader of a file
-            // of 1 MiB or more, while this open wants the upper copy), and the kernel fails any
-            // open of it that does not pass through too with EIO: busy, said in a log line.
-            logger.info("open refused while the file is open with passthrough to its lower copy", metadata: ["inode": "\(id)"])
+            // of 1 MiB or more, while this open wants the upper copy), or this open may not pass
+            // through (writing a setuid file), and the kernel fails any open of a passed-through
+            // inode that does not pass through too with EIO: busy, said in a log line.
+            logger.info("open refused while the file is open with passthrough", metadata: ["inode": "\(id)"])
             descriptor.closeQuietly()
             throw .textFileBusy
         }
@@ -194,8 +203,15 @@ extension OverlayFileSystem {
     /// writer changed. Not a passthrough handle (a lower file of 1 MiB or more): the kernel
     /// reads its backing file itself, and that stays the lower one for the open's life.
     private func followCopyUp(_ handle: FileHandleID, _ file: OpenFile) throws(Errno) -> ReadyFile {
-        let (_, path) = try locate(file.node)
-        let opened = try upper.root.open(at: path, flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
+        let opened: FileDescriptor
+        if let (_, path) = try? locate(file.node) {
+            opened = try upper.root.open(at: path, flags: O_RDONLY_VALUE | O_NOFOLLOW_VALUE)
+        } else {
+            // Deleted since: the copy's descriptor kept for this (keepUnlinkedReachable).
+            let kept = state.withLock { $0.table[file.node]?.descriptor.flatMap { $0.layer == 0 ? $0.descriptor : nil } }
+            guard let copy = kept.flatMap({ try? $0.duplicate() }) else { throw .staleNFSFileHandle }
+            opened = copy
+        }
         let kept = state.withLock { s -> FileDescriptor? in
             guard var stored = s.handles[handle] else { return nil }
             if stored.followsUpper { return stored.descriptor }  // a concurrent READ came first
@@ -344,22 +360,17 @@ extension OverlayFileSystem {
             // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
             // is left, so change the file through one of its open descriptors.
             // A handle's descriptor, else the node's own (noOpen mode), kept alive while in use.
-            let upperDescriptors = { [self] in
-                state.withLock { s in
-                    (s.handles.anyDescriptor(of: inode, upperOnly: true), s.table[inode]?.descriptor.flatMap { $0.layer == 0 ? $0 : nil })
-                }
-            }
-            var (handleFD, kept) = upperDescriptors()
-            if handleFD == nil, kept == nil {
+            var open = descriptorOfUnlinked(inode, upperOnly: true)
+            if open == nil {
                 // An unlinked lower file: the times the writeback cache stores when it is
                 // closed have nowhere to go (the lower stays as it is) and need nowhere. Other
                 // changes (fchmod, ftruncate of the open file) copy it up, unnamed.
                 let lower = state.withLock { ($0.table[inode]?.layer ?? 0) != 0 }
                 if lower && changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
-                if lower, try copyUpDetached(inode) { (handleFD, kept) = upperDescriptors() }
+                if lower, try copyUpDetached(inode) { open = descriptorOfUnlinked(inode, upperOnly: true) }
             }
-            guard let fd = handleFD ?? kept?.descriptor else { throw .staleNFSFileHandle }
-            defer { withExtendedLifetime(kept) {} }
+            guard let fd = open else { throw .staleNFSFileHandle }
+            defer { fd.closeQuietly() }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }
         let (node, stat) = try hostStat(inode)

@@ -8,7 +8,8 @@
 // - before a known upper file loses its last name (unlink, rename over it) its descriptor is
 //   pinned to the node until the kernel forgets it: a program that still has it open keeps
 //   reading and writing the unlinked file, as on any local filesystem. A lower file keeps its
-//   data anyway, so only its path is remembered.
+//   data anyway, so only its path is remembered, until a change through the program's
+//   descriptor copies it up unnamed (copyUpDetached).
 import FUSEWire
 import ScorpioSys
 import Synchronization
@@ -138,7 +139,10 @@ extension OverlayFileSystem {
             state.withLock { $0.table[id]?.detachedLowerPath = path }
             return
         }
-        guard options.noOpen else { return }  // with OPEN, a handle's descriptor keeps the data
+        // With OPEN, a handle's descriptor keeps the data, except for handles opened on the
+        // lower copy before the copy-up, which follow the copy (followCopyUp): it is kept for
+        // them here, since no path will reach it.
+        guard options.noOpen || state.withLock({ $0.handles.hasLowerOpenNotFollowing(id) }) else { return }
         if let cached = node.descriptor, cached.layer == 0 {
             cached.pinned.store(true, ordering: .relaxed)
             return
@@ -162,11 +166,21 @@ extension OverlayFileSystem {
             if node.layer == 0 { return true }  // done by a request before this one
             guard let lowerPath = node.detachedLowerPath else { return false }
             let source = layer(node.layer)
-            let copy = try anonymousCopy(of: lowerPath, from: source, stat: try source.stat(lowerPath), withData: true, in: [])
+            let stat = try source.stat(lowerPath)
+            var copy = try anonymousCopy(of: lowerPath, from: source, stat: stat, withData: true, in: [])
+            if copy == nil {
+                // No O_TMPFILE: a hidden name in the upper's root, removed at once.
+                let name = Array(".scorpio-copyup-\(stat.inode)".utf8)
+                copy = try namedCopy(of: lowerPath, from: source, stat: stat, withData: true, at: name)
+                try? upper.root.remove(at: name, directory: false)
+            }
+            guard let copy else { return false }
             let opened = NodeDescriptor(copy, layer: 0, writable: true)
             opened.pinned.store(true, ordering: .relaxed)
-            state.withLock { $0.table[id]?.layer = 0 }
+            // The descriptor first: until the layer says 0 it is not used, and from then on it
+            // is there (a GETATTR in between finds the lower file, or the copy, never nothing).
             storeNodeDescriptor(opened, for: id)
+            state.withLock { $0.table[id]?.layer = 0 }
             return true
         }
     }

@@ -18,7 +18,7 @@ extension OverlayFileSystem {
             if options.noOpen { access = (access & ~O_ACCMODE_VALUE) | O_RDWR_VALUE }
             let mode = modeForNewObject(ctx, mode & 0o7777, in: directoryPath)
             let (fd, needsOwner) = try creatingAsCaller(ctx, mode: mode) { (mode) throws(Errno) in
-                try upper.root.open(at: HostDirectoryLayer.relative(directoryPath), flags: access | FileDescriptor.tmpFileFlag, mode: mode)
+                try upper.root.open(at: HostDirectoryLayer.relative(directoryPath), flags: access | FileDescriptor.tmpFileFlag | O_NOFOLLOW_VALUE, mode: mode)
             }
             do throws(Errno) {
                 if needsOwner {
@@ -84,7 +84,7 @@ extension OverlayFileSystem {
         let (directoryPath, _) = try prepareNewName(parent: newParent, name: newName)
         let path = join(directoryPath, newName)
         try upper.root.linkAnonymous(descriptor, to: path)
-        let stat = try upper.stat(path)
+        let stat = try descriptor.stat()  // linked: the node has its name whatever comes next
         return state.withLock { s in
             s.table.name(id, as: NameKey(parent: newParent, name: newName))
             let reported = s.table[id]?.reportedInode ?? reportedInode(layer: 0, inode: stat.inode)

@@ -11,16 +11,32 @@ extension OverlayFileSystem {
         if let control = ControlAttribute(name) { return try controlRead(control, inode: inode, into: buffer) }
         guard options.extendedAttributes else { throw .noFunction }
         if OverlayFormat.isPrivateAttribute(name) { throw .noData }
+        do throws(Errno) {
+            return try readAttribute(inode, name: name, into: buffer)
+        } catch .notSupported where OverlayFormat.aclNames.contains(name) {
+            // The kernel reads ACLs for its permission checks (FUSE_POSIX_ACL) and takes only
+            // ENODATA for "none": a layer without ACL support would deny every access.
+            throw .noData
+        }
+    }
+
+    private func readAttribute(_ inode: InodeNumber, name: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         let node: Node, path: [UInt8]
         do throws(Errno) {
             (node, path) = try locate(inode)
         } catch .staleNFSFileHandle {
+            if let (index, lowerPath) = detachedLower(inode) { return try copyValue(try layer(index).extendedAttribute(lowerPath, name: name), into: buffer) }
             return try onUnlinked(inode, upperOnly: false) { (fd) throws(Errno) in try ExtendedAttributes.get(descriptor: fd, name: name, into: buffer) }
         }
         if node.layer == 0 {
             return try upper.root.withProcPath(path) { (procPath) throws(Errno) in try ExtendedAttributes.get(path: procPath, name: name, into: buffer) }
         }
-        guard let value = try layer(node.layer).extendedAttribute(path, name: name) else { throw .noData }
+        return try copyValue(try layer(node.layer).extendedAttribute(path, name: name), into: buffer)
+    }
+
+    /// A lower layer's value as GETXATTR answers it (the size only for an empty buffer).
+    private func copyValue(_ value: [UInt8]?, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        guard let value else { throw .noData }
         if buffer.count == 0 { return value.count }
         guard value.count <= buffer.count else { throw .outOfRange }
         value.withUnsafeBytes { buffer.copyMemory(from: $0) }
@@ -35,7 +51,11 @@ extension OverlayFileSystem {
             let (node, path) = try locate(inode)
             names = try layer(node.layer).extendedAttributeNames(path)
         } catch .staleNFSFileHandle {
-            names = try onUnlinked(inode, upperOnly: false) { (fd) throws(Errno) in try ExtendedAttributes.names(descriptor: fd) }
+            if let (index, lowerPath) = detachedLower(inode) {
+                names = try layer(index).extendedAttributeNames(lowerPath)
+            } else {
+                names = try onUnlinked(inode, upperOnly: false) { (fd) throws(Errno) in try ExtendedAttributes.names(descriptor: fd) }
+            }
         }
         var list: [UInt8] = []
         for name in names where !OverlayFormat.isPrivateAttribute(name) {
@@ -76,6 +96,7 @@ extension OverlayFileSystem {
             if node.layer != 0, try layer(node.layer).extendedAttribute(lowerPath, name: name) == nil { throw .noData }
             path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }
         } catch .staleNFSFileHandle {
+            if let (index, lowerPath) = detachedLower(inode), try layer(index).extendedAttribute(lowerPath, name: name) == nil { throw .noData }
             return try onUnlinked(inode, upperOnly: true) { (fd) throws(Errno) in try ExtendedAttributes.remove(descriptor: fd, name: name) }
         }
         invalidateChangedAttributes(ctx)
@@ -88,13 +109,13 @@ extension OverlayFileSystem {
     private func onUnlinked<R>(_ inode: InodeNumber, upperOnly: Bool, _ body: (FileDescriptor) throws(Errno) -> R) throws(Errno) -> R {
         var fd = descriptorOfUnlinked(inode, upperOnly: upperOnly)
         if fd == nil, upperOnly, try copyUpDetached(inode) { fd = descriptorOfUnlinked(inode, upperOnly: true) }
-        if fd == nil, !upperOnly, let (index, path) = detachedLower(inode) { fd = try layer(index).openForReading(path) }
         guard let fd else { throw .staleNFSFileHandle }
         defer { fd.closeQuietly() }
         return try body(fd)
     }
 
-    /// The layer and old path of an unlinked lower file (Node.detachedLowerPath).
+    /// The layer and old path of an unlinked lower file (Node.detachedLowerPath), whose xattrs
+    /// are read there (through the layer: a Dicfuse file's descriptor is its cache file's).
     private func detachedLower(_ inode: InodeNumber) -> (LayerIndex, [UInt8])? {
         state.withLock { s in
             guard let node = s.table[inode], node.layer != 0, let path = node.detachedLowerPath else { return nil }

@@ -155,10 +155,17 @@ public final class OverlayFileSystem: FileSystem {
             return (node, try? s.table.path(of: id))
         }
         if let path, let stat = try? layer(node.layer).stat(path) { return (node, stat) }
-        if let kept = node.descriptor, kept.layer == node.layer { return (node, try kept.descriptor.stat()) }
-        if let fd = state.withLock({ $0.handles.anyDescriptor(of: id, upperOnly: node.layer == 0) }) { return (node, try fd.stat()) }
         if let lowerPath = node.detachedLowerPath, node.layer != 0 { return (node, try layer(node.layer).stat(lowerPath)) }
-        throw .noSuchFileOrDirectory
+        // Nameless: an open descriptor of its current copy (a copy, so that a RELEASE on
+        // another thread cannot close it meanwhile), else of any copy.
+        let open = state.withLock { s -> FileDescriptor? in
+            let kept = s.table[id]?.descriptor.flatMap { $0.layer == node.layer ? $0.descriptor : nil }
+            let any = kept ?? s.handles.anyDescriptor(of: id, upperOnly: node.layer == 0) ?? s.handles.anyDescriptor(of: id)
+            return any.flatMap { try? $0.duplicate() }
+        }
+        guard let open else { throw .noSuchFileOrDirectory }
+        defer { open.closeQuietly() }
+        return (node, try open.stat())
     }
 
     public func getAttributes(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID?) throws(Errno) -> Attributes {
@@ -187,6 +194,9 @@ public final class OverlayFileSystem: FileSystem {
             s.table.dropNodeDescriptors()
             return s.handles.removeAll()
         }
-        for file in open { file.descriptor?.closeQuietly() }
+        for file in open {
+            file.descriptor?.closeQuietly()
+            for retired in file.retired { retired.closeQuietly() }
+        }
     }
 }

@@ -10,6 +10,9 @@ import ScorpioSys
 import SystemPackage
 
 enum OverlayFormat {
+    /// The POSIX ACL xattrs (system.posix_acl_access, and a directory's default ACL).
+    static let accessACL = Array("system.posix_acl_access".utf8)
+    static let aclNames = [accessACL, Array("system.posix_acl_default".utf8)]
     static let trustedOpaque = Array("trusted.overlay.opaque".utf8)
     static let userOpaque = Array("user.overlay.opaque".utf8)
     static let trustedPrefix = Array("trusted.overlay.".utf8)
@@ -83,14 +86,12 @@ extension HostDirectoryLayer {
             if let source = shared {
                 // A check first: linking an inode without names fails with ENOENT, which
                 // linkAnonymous takes for a missing capability.
-                if let stat = try? source.stat(), stat.linkCount > 0, OverlayFormat.isWhiteout(stat) {
-                    do throws(Errno) {
-                        try root.linkAnonymous(source, to: path)
-                        return
-                    } catch .tooManyLinks {
-                        // full: start a new one below
-                    }
+                if let stat = try? source.stat(), stat.linkCount > 0, OverlayFormat.isWhiteout(stat),
+                   (try? root.linkAnonymous(source, to: path)) != nil {
+                    return
                 }
+                // Full (EMLINK), or links refused (no hard links, a mount in between): a new
+                // whiteout below, made as before, never a half-done removal.
                 source.closeQuietly()
                 shared = nil
             }

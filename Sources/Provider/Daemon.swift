@@ -48,6 +48,13 @@ enum Daemon {
         return currentEnvironment().filter { !names.contains($0.prefix { $0 != "=" }) } + entries
     }
 
+    /// In the daemon copy, first thing: the readiness descriptor is close-on-exec, so the git
+    /// processes a --repo mount starts before it is ready do not inherit it.
+    static func keepReadinessDescriptorToOurselves() {
+        guard let value = ProcessInfo.processInfo.environment[readyVariable], let fd = Int32(value) else { return }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
+
     /// In the daemon copy: report readiness and let go of the terminal.
     static func notifyReady() {
         guard let value = ProcessInfo.processInfo.environment[readyVariable], let fd = Int32(value) else { return }

@@ -16,7 +16,8 @@ struct HostMountRunner {
 
     /// Mounts and serves; returns the exit status.
     func runForeground() -> Int32 {
-        settings.stack.runInForeground(label: "scorpio.provider") { logger in try serve(logger: logger) }
+        Daemon.keepReadinessDescriptorToOurselves()
+        return settings.stack.runInForeground(label: "scorpio.provider") { logger in try serve(logger: logger) }
     }
 
     private func serve(logger: Logger) throws -> Int32 {
@@ -33,7 +34,7 @@ struct HostMountRunner {
         let fileSystem = try layers.fileSystem(passthrough: settings.passthrough, writebackCache: settings.writebackCache, stack: settings.stack, logger: fuseLogger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
-        umask(0)  // the kernel already applied the caller's umask to every mode it sends
+        umask(0)  // modes arrive with the caller's umask applied, or with it beside them (FUSE_DONT_MASK), never ours
         var mountOptions = MountOptions()
         mountOptions.hiddenFromHelper = HTTPCredentials.environmentPrefixes
         let mount = try FUSEMount.mount(at: mountPoint, options: mountOptions)

@@ -32,7 +32,7 @@ struct VirtioFSRunner {
         let layers = try OverlayLayers.open(upperPath: upperPath, lowerPaths: lowerPaths, repository: settings.stack.repository, logger: logger)
 
         TerminationSignals.block()  // before any thread exists, so every thread inherits the mask
-        umask(0)  // the guest kernel already applied the caller's umask to every mode it sends
+        umask(0)  // modes arrive with the caller's umask applied, or with it beside them (FUSE_DONT_MASK), never ours
         let server: VirtioFSServer
         do {
             server = try VirtioFSServer(

@@ -64,11 +64,17 @@ extension FileDescriptor {
                 rest = []
             }
             let from = directory
-            let opened = try withCPath(Array(piece)) { (p) throws(Errno) in
-                try retrying {
-                    confined ? scorpio_open_directory_beneath(from, p)
-                             : openat(from, p, FileDescriptor.pathOnlyFlag | O_DIRECTORY | O_CLOEXEC)
+            let opened: Int32
+            do {
+                opened = try withCPath(Array(piece)) { (p) throws(Errno) in
+                    try retrying {
+                        confined ? scorpio_open_directory_beneath(from, p)
+                                 : openat(from, p, FileDescriptor.pathOnlyFlag | O_DIRECTORY | O_CLOEXEC)
+                    }
                 }
+            } catch {
+                if directory != rawValue { Glibc.close(directory) }
+                throw error
             }
             if directory != rawValue { Glibc.close(directory) }
             directory = opened

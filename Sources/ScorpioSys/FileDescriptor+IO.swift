@@ -5,6 +5,11 @@ import Glibc
 import SystemPackage
 
 extension FileDescriptor {
+    /// Whether the descriptor was opened for writing (O_WRONLY or O_RDWR; fcntl F_GETFL).
+    public var isOpenForWriting: Bool {
+        fcntl(rawValue, F_GETFL) & O_ACCMODE != O_RDONLY
+    }
+
     /// pread(2) into `buffer`; returns the number of bytes read (0 at end of file).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(Errno) -> Int {
         try retrying { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }

@@ -49,18 +49,22 @@ public final class GitRemote: Sendable {
 
     /// Idle stream connections with their advertisement already read, ready for a command:
     /// spawning upload-pack costs 10-20 ms and an ssh login far more, per command otherwise.
-    private let pool = Mutex<[GitConnection]>([])
+    private let pool = Mutex<[(GitConnection, generation: Int)]>([])
     static let pooledConnections = 4
+    /// Counts closeIdleConnections calls: a connection from before the last one, busy when it
+    /// ran, is closed instead of pooled when its command ends.
+    private let generation = Atomic<Int>(0)
 
     /// Closes the idle connections (ends their upload-pack or ssh processes). The daemon does
     /// it when it detaches: those processes were started with the user's stderr, and holding
     /// it would keep `scorpio-provider ... 2>&1 | tee log` waiting for an end of file.
     public func closeIdleConnections() {
-        let idle = pool.withLock { connections -> [GitConnection] in
+        generation.add(1, ordering: .relaxed)
+        let idle = pool.withLock { connections -> [(GitConnection, generation: Int)] in
             defer { connections = [] }
             return connections
         }
-        for connection in idle { connection.close() }
+        for (connection, _) in idle { connection.close() }
     }
 
     /// Sends one command and hands its response to `parse`. Stream transports reuse an idle
@@ -90,13 +94,14 @@ public final class GitRemote: Sendable {
             if let failure = response.finish(complete: true) { throw failure }
             return result
         }
-        if let reused = pool.withLock({ $0.popLast() }) {
+        if let (reused, started) = pool.withLock({ $0.popLast() }) {
             do {
-                return try run(command, arguments, on: reused, parse)
+                return try run(command, arguments, on: reused, generation: started, parse)
             } catch .transport(let why) {
                 logger.debug("an idle git connection was gone; opening a new one: \(why)")
             }
         }
+        let started = generation.load(ordering: .relaxed)
         let connection = try url.connect(timeout: timeout)
         var reader = PacketReader(connection: connection)
         let advertised: [String]
@@ -113,21 +118,21 @@ public final class GitRemote: Sendable {
             connection.close()
             throw error
         }
-        return try run(command, arguments, on: connection, parse)
+        return try run(command, arguments, on: connection, generation: started, parse)
     }
 
     /// One command on a stream connection; the connection goes back to the pool only when the
     /// response was read to its exact end.
-    private func run<T>(_ command: String, _ arguments: [String], on connection: GitConnection,
+    private func run<T>(_ command: String, _ arguments: [String], on connection: GitConnection, generation started: Int,
                         _ parse: (inout PacketReader) throws(RemoteError) -> T) throws(RemoteError) -> T {
         connection.startCommand()
         do {
             try connection.write(request(command, arguments, advertisedState.withLock { $0 } ?? []))
             var reader = PacketReader(connection: connection)
             let result = try parse(&reader)
-            let keep = connection.atMessageBoundary && pool.withLock { idle in
+            let keep = connection.atMessageBoundary && started == generation.load(ordering: .relaxed) && pool.withLock { idle in
                 guard idle.count < Self.pooledConnections else { return false }
-                idle.append(connection)
+                idle.append((connection, started))
                 return true
             }
             if !keep { connection.close() }
@@ -149,7 +154,7 @@ public final class GitRemote: Sendable {
     }
 
     deinit {
-        for connection in pool.withLock({ $0 }) { connection.close() }
+        for (connection, _) in pool.withLock({ $0 }) { connection.close() }
     }
 
     /// Refuses servers without protocol v2 or without the command.
@@ -224,20 +229,21 @@ public final class GitRemote: Sendable {
         throw .unsupported("no branch, tag or ref named \(wanted) on \(url) (it has \(known.isEmpty ? "no refs" : shown))")
     }
 
-    /// The commit an abbreviated id (4 to 39 hex digits) names: the one branch or tag tip it
-    /// starts, else, for a repository on this host, what `git rev-parse` makes of it. A server
+    /// The commit an abbreviated id (4 to 39 hex digits) names: in a repository on this host,
+    /// what `git rev-parse` makes of it; on a server, the one branch or tag tip it starts. A server
     /// cannot expand abbreviations (protocol v2 fetches by full id), so an abbreviation of
     /// an older commit on a remote is an error that asks for the full id. nil: not hex.
     private func expandAbbreviation(_ ref: String, tips: [RemoteRef]) throws(RemoteError) -> ObjectID? {
         let prefix = ref.lowercased()
         guard (4...39).contains(prefix.count), prefix.allSatisfy(\.isHexDigit) else { return nil }
-        let matches = Set(tips.map { $0.peeled ?? $0.id }.filter { $0.hex.hasPrefix(prefix) })
-        if matches.count > 1 { throw .unsupported("abbreviated id \(ref) is ambiguous on \(url): give more digits") }
-        if let tip = matches.first { return tip }
         if case .local(let path) = url {
+            // git knows every commit there, and refuses an ambiguous abbreviation.
             if let full = LocalRevParse.commit(prefix, in: path) { return full }
             throw .unsupported("no commit \(ref) in \(url) (or more than one starts with it)")
         }
+        let matches = Set(tips.map { $0.peeled ?? $0.id }.filter { $0.hex.hasPrefix(prefix) })
+        if matches.count > 1 { throw .unsupported("abbreviated id \(ref) is ambiguous on \(url): give more digits") }
+        if let tip = matches.first { return tip }
         throw .unsupported("abbreviated id \(ref) is not a branch or tag tip on \(url), and a git server cannot expand it: give the full 40-digit id")
     }
 

@@ -48,7 +48,7 @@ except OSError as e:
     print(e.errno, "reads" if len(os.pread(r, 10, 0)) == 10 else "no read")
 PY
 )"
-check "... said in the log" grep -q "open refused while the file is open with passthrough" "$WORK/pt2.log"
+check "... said in the log, and no copy-up was made for it" sh -c "grep -q 'open refused while the file is open with passthrough' '$WORK/pt2.log' && test ! -e '$UP/held.bin'"
 expect_eq "... and once the reader closed it opens" "ok" "$(python3 -c 'import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); print("ok")' "$M/held.bin" 2>&1)"
 unmount_scorpio "$M"
 
