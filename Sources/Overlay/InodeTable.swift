@@ -98,6 +98,11 @@ struct InodeTable {
             let nameKey = NameKey(parent: parent, name: name)
             if !node.links.contains(nameKey) {
                 if node.isDirectory { node.links.removeAll() }  // a directory has one name
+                // Names in directories the kernel forgot lead nowhere now (liveLink).
+                for dangling in node.links where dangling.parent != .root && nodes[dangling.parent] == nil {
+                    if byName[dangling] == existing { byName[dangling] = nil }
+                }
+                node.links.removeAll { $0.parent != .root && nodes[$0.parent] == nil }
                 node.links.append(nameKey)
                 byName[nameKey] = existing
             }
@@ -219,9 +224,9 @@ struct InodeTable {
         var current = id
         var depth = 0
         while current != .root {
-            guard let node = nodes[current], !node.unlinked else { throw .staleNFSFileHandle }
-            names.append(node.name)
-            current = node.parent
+            guard let node = nodes[current], let link = liveLink(of: node) else { throw .staleNFSFileHandle }
+            names.append(link.name)
+            current = link.parent
             depth += 1
             if depth > 4096 { throw .tooManySymbolicLinkLevels }  // a cycle would be a bug; never spin
         }
@@ -231,6 +236,13 @@ struct InodeTable {
             path.append(contentsOf: name)
         }
         return path
+    }
+
+    /// The first of a node's names whose directory is still known. A name of a hard link can
+    /// outlive its directory's node: the kernel forgets a directory whose dentries it dropped
+    /// while the file stays known (and open) through another name in another directory.
+    private func liveLink(of node: Node) -> NameKey? {
+        node.links.first { $0.parent == .root || nodes[$0.parent] != nil }
     }
 
     /// Closes every node's handle-less descriptor (session end).

@@ -47,6 +47,30 @@ struct LinkTests {
         #expect(again.attributes.inode == original.attributes.inode)
     }
 
+    /// A hard link's node keeps working when the kernel forgets the directory of the name the
+    /// daemon knew it by first, while the file stays known through its other name.
+    @Test func hardLinkStaysReachableWhenTheDirectoryOfItsFirstNameIsForgotten() throws {
+        let fixture = try OverlayFixture(lowers: [[:]])
+        defer { fixture.remove() }
+        let fs = fixture.overlay
+        let d1 = try fs.makeDirectory(rootContext, parent: .root, name: bytes("d1"), mode: 0o755)
+        let d2 = try fs.makeDirectory(rootContext, parent: .root, name: bytes("d2"), mode: 0o755)
+        let (file, created) = try fs.create(rootContext, parent: d1.inode, name: bytes("a"), mode: 0o100644, flags: readWriteFlags)
+        #expect(try fs.writeText("linked", inode: file.inode, handle: created.handle, offset: 0) == 6)
+        fs.release(rootContext, inode: file.inode, handle: created.handle)
+        let link = try fs.link(rootContext, inode: file.inode, newParent: d2.inode, newName: bytes("c"))
+        #expect(link.inode == file.inode)
+        fs.forget(file.inode, count: 1)  // the dentry d1/a went; d2/c holds the inode
+        fs.forget(d1.inode, count: 1)    // and then d1 itself
+        #expect(try fs.readAll(file.inode) == "linked")
+        // Found again under its first name, in d1's new node: still one node, still readable.
+        let again = try fs.lookupPath("d1/a")
+        #expect(again.inode == file.inode)
+        #expect(try fs.readAll(again.inode) == "linked")
+        _ = try fs.setAttributes(rootContext, inode: file.inode, changes: AttributeChanges(mode: 0o100600))
+        #expect(try Disk.stat(fixture.upper("d1/a")).permissions == 0o600)
+    }
+
     @Test func copiedUpObjectsKeepTheirInodeNumberAfterForget() throws {
         let fixture = try OverlayFixture(lowers: [["dir": .directory, "dir/file": .file("data")]])
         defer { fixture.remove() }
