@@ -96,10 +96,15 @@ extension OverlayFileSystem {
         let passedThrough = backingLayer != nil
         // The kernel fails with EIO any open of an inode that has passthrough opens unless it
         // passes through as well: a file made setuid while open for writing (passed through)
-        // keeps passing through for reading. Another open for writing would write around the
-        // bit-clearing of WRITE requests: refused below.
-        let forWriting = descriptor.isOpenForWriting
-        let mayPassThrough = !carriesSetIDBits || (backingLayer == index && !forWriting)
+        // keeps passing through for reading.
+        var mayPassThrough = !carriesSetIDBits || (backingLayer == index && !descriptor.isOpenForWriting)
+        if carriesSetIDBits, backingLayer == index, !mayPassThrough {
+            // Open for writing already, with passthrough, and now opened for writing again:
+            // this open must pass through as well, where a write keeps the bits, so they go
+            // now for a caller who would lose them at the first write (not root).
+            if ctx.uid != 0, (try? dropSetIDBits(of: descriptor, caller: ctx)) == true { ctx.notifier?.invalidateAttributes(id) }
+            mayPassThrough = true
+        }
         if options.passthrough, mayPassThrough, let registrar = ctx.passthrough, stat?.fileType == .regular {
             if cachedOpens > 0 {
                 // Still open in caching mode from before a copy-up (a small lower file): the

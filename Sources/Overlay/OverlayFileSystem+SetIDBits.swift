@@ -16,16 +16,19 @@ extension OverlayFileSystem {
         // The kernel keeps the mode it cached (it refreshes only size and times after a write),
         // so it is told when the bits went. Without a notifier (virtiofs) the old mode shows
         // until the attribute timeout.
-        if try dropSetIDBits(of: file.descriptor) { ctx.notifier?.invalidateAttributes(inode) }
+        if try dropSetIDBits(of: file.descriptor, caller: ctx) { ctx.notifier?.invalidateAttributes(inode) }
     }
 
-    /// Returns whether the mode changed.
+    /// Returns whether the mode changed. setgid goes when the group may execute, or when the
+    /// caller is not in the file's group (the kernel's rule since 6.3; `caller` nil: a member).
     @discardableResult
-    func dropSetIDBits(of fd: FileDescriptor) throws(Errno) -> Bool {
+    func dropSetIDBits(of fd: FileDescriptor, caller: RequestContext? = nil) throws(Errno) -> Bool {
         let stat = try fd.stat()
         guard stat.fileType == .regular else { return false }
         var kept = stat.permissions & ~0o4000  // S_ISUID
-        if kept & 0o010 != 0 { kept &= ~0o2000 }  // S_ISGID, when the group may execute
+        if kept & 0o2000 != 0, kept & 0o010 != 0 || caller.map({ !CallerIdentity.isMember($0.pid, primary: $0.gid, of: stat.gid) }) == true {
+            kept &= ~0o2000  // S_ISGID
+        }
         let changed = kept != stat.permissions
         if changed { try fd.changeMode(to: kept) }
         // Only a privileged process can set file capabilities, so an unprivileged daemon has
