@@ -20,6 +20,8 @@ public struct ByteReader {
     @usableFromInline var offset: Int
     /// Bytes of the request that the transport keeps outside this buffer (a WRITE's data).
     public var externalBytes = 0
+    /// FUSE_SETXATTR_EXT was agreed: SETXATTR carries the 16-byte fuse_setxattr_in.
+    public var extendedSetxattr = false
 
     public init(_ buffer: UnsafeRawBufferPointer) {
         self.buffer = buffer

@@ -83,8 +83,9 @@ extension Dispatcher {
             fs.release(ctx, inode: node, handle: handle)
         case .fsync(let handle, let dataOnly):
             try fs.synchronize(ctx, inode: node, handle: handle, dataOnly: dataOnly)
-        case .setxattr(let name, let value, let flags):
+        case .setxattr(let name, let value, let flags, let killSetGID):
             try fs.setExtendedAttribute(ctx, inode: node, name: name, value: value, flags: flags)
+            if killSetGID { try fs.dropSetGID(ctx, inode: node) }
         case .getxattr(let name, let size):
             try sizedXattrReply(size: size, writer: &w) { (buffer) throws(Errno) in
                 try fs.getExtendedAttribute(ctx, inode: node, name: name, into: buffer)

@@ -44,6 +44,8 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
     let passthroughActive = Atomic<Bool>(false)
     /// FUSE_DONT_MASK was agreed: new objects' modes arrive without the umask applied.
     let umaskLeftToFileSystem = Atomic<Bool>(false)
+    /// FUSE_SETXATTR_EXT was agreed: SETXATTR is decoded with the longer struct.
+    let extendedSetxattr = Atomic<Bool>(false)
     /// Waits of requests in progress that an INTERRUPT may end.
     let interrupts = RequestInterrupts()
 
@@ -74,7 +76,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
             if case .writeSource(let source)? = scattered {
                 request = try FUSERequest.decode(message, externalBytes: source.byteCount)
             } else {
-                request = try FUSERequest.decode(message)
+                request = try FUSERequest.decode(message, extendedSetxattr: extendedSetxattr.load(ordering: .relaxed))
             }
         } catch {
             rejectMalformed(message, error: error, replyBuffer: replyBuffer, sink: sink)
@@ -179,6 +181,7 @@ public final class Dispatcher<FS: FileSystem>: Sendable {
         negotiatedState.withLock { $0 = result }
         passthroughActive.store(result.passthrough, ordering: .relaxed)
         umaskLeftToFileSystem.store(result.flags.contains(.dontMask), ordering: .relaxed)
+        extendedSetxattr.store(result.flags.contains(.setxattrExt), ordering: .relaxed)
         initialized.store(true, ordering: .releasing)
         logger.debug("fuse session initialized", metadata: [
             "protocol": "7.\(result.minor)", "kernel": "7.\(minor)", "passthrough": "\(result.passthrough)",

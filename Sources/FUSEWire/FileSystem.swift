@@ -123,6 +123,9 @@ public protocol FileSystem: Sendable {
     /// Clears setuid, setgid (if group-executable) and file capabilities of an open file, as a
     /// write, truncating open or truncate by an unprivileged caller does (HANDLE_KILLPRIV_V2).
     func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno)
+    /// Clears setgid after an ACL change by a caller outside the file's group
+    /// (FUSE_SETXATTR_ACL_KILL_SGID).
+    func dropSetGID(_ ctx: RequestContext, inode: InodeNumber) throws(Errno)
     /// FUSE_RELEASE: the handle is not used again.
     func release(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID)
     /// FUSE_OPENDIR.
@@ -158,6 +161,7 @@ extension FileSystem {
     public func createUnnamed(_ ctx: RequestContext, parent: InodeNumber, mode: UInt32, flags: UInt32) throws(Errno) -> (Entry, OpenResult) { throw .noFunction }
     public func flush(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
     public func dropSetIDBits(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID) throws(Errno) {}
+    public func dropSetGID(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) {}
     public func synchronize(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {}
     public func synchronizeDirectory(_ ctx: RequestContext, inode: InodeNumber, handle: FileHandleID, dataOnly: Bool) throws(Errno) {}
     public func access(_ ctx: RequestContext, inode: InodeNumber, mask: UInt32) throws(Errno) { throw .noFunction }

@@ -27,6 +27,9 @@ public struct InitFlags: OptionSet, Sendable {
     /// truncate and chown (flagged per request), so the kernel does not ask for
     /// security.capability with a GETXATTR before every write.
     public static let handleKillPrivV2 = InitFlags(rawValue: 1 << 28)
+    /// FUSE_SETXATTR_EXT: SETXATTR's struct carries flags, among them the request to clear
+    /// setgid after an ACL change (asked for with POSIX_ACL).
+    public static let setxattrExt = InitFlags(rawValue: 1 << 29)
     public static let initExt = InitFlags(rawValue: 1 << 30)
     public static let passthrough = InitFlags(rawValue: 1 << 37)
     /// FUSE_OVER_IO_URING (7.42): requests may come through io_uring queues registered after
@@ -99,11 +102,11 @@ extension InitConfiguration {
         if writebackCache { wanted.insert(.writebackCache) }
         else if passthrough && !noOpen { wanted.insert(.passthrough) }
         if ioUring { wanted.insert(.overIoUring) }
-        if posixACL { wanted.formUnion([.posixACL, .dontMask]) }
+        if posixACL { wanted.formUnion([.posixACL, .dontMask, .setxattrExt]) }
         var flags = wanted.intersection(offered)
         if !flags.contains(.initExt) { flags.subtract([.passthrough, .overIoUring]) }
         // The umask is ours to apply only where a default ACL can replace it.
-        if !flags.contains(.posixACL) { flags.remove(.dontMask) }
+        if !flags.contains(.posixACL) { flags.subtract([.dontMask, .setxattrExt]) }
         return Negotiated(minor: min(kernelMinor, Self.implementedMinor), flags: flags, maxWrite: maxWrite,
                           maxReadahead: maxReadahead)
     }

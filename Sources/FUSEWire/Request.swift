@@ -11,8 +11,11 @@ public struct FUSERequest {
     /// Decodes one message. `message` must be exactly one request as read from the transport.
     /// `externalBytes` is the length of a WRITE's data when the transport keeps it outside the
     /// message (ScatteredData.writeSource); the message then ends after fuse_write_in.
-    public static func decode(_ message: UnsafeRawBufferPointer, externalBytes: Int = 0) throws(FUSEWireError) -> FUSERequest {
+    /// `extendedSetxattr`: FUSE_SETXATTR_EXT was agreed at INIT (SETXATTR's longer struct).
+    public static func decode(_ message: UnsafeRawBufferPointer, externalBytes: Int = 0,
+                              extendedSetxattr: Bool = false) throws(FUSEWireError) -> FUSERequest {
         var reader = ByteReader(message)
+        reader.extendedSetxattr = extendedSetxattr
         let header = try InHeader.decode(&reader)
         guard Int(header.length) == message.count + externalBytes else {
             throw .headerLengthMismatch(declared: header.length, received: message.count + externalBytes)
@@ -87,7 +90,9 @@ public enum RequestBody {
     case statfs
     case release(handle: FileHandleID, flags: UInt32)
     case fsync(handle: FileHandleID, dataOnly: Bool)
-    case setxattr(name: [UInt8], value: UnsafeRawBufferPointer, flags: UInt32)
+    /// `killSetGID`: FUSE_SETXATTR_ACL_KILL_SGID, an ACL set by a caller outside the file's
+    /// group without CAP_FSETID (only with FUSE_SETXATTR_EXT).
+    case setxattr(name: [UInt8], value: UnsafeRawBufferPointer, flags: UInt32, killSetGID: Bool)
     case getxattr(name: [UInt8], size: UInt32)
     case listxattr(size: UInt32)
     case removexattr(name: [UInt8])
@@ -211,11 +216,16 @@ public enum RequestBody {
             return opcode == .fsync ? .fsync(handle: FileHandleID(fh), dataOnly: dataOnly)
                 : .fsyncdir(handle: FileHandleID(fh), dataOnly: dataOnly)
         case .setxattr:
-            // 8-byte struct fuse_setxattr_in: we do not negotiate FUSE_SETXATTR_EXT.
+            // struct fuse_setxattr_in: 8 bytes, or 16 with FUSE_SETXATTR_EXT (setxattr_flags, padding).
             let size: UInt32 = try r.read(), flags: UInt32 = try r.read()
+            var setxattrFlags: UInt32 = 0
+            if r.extendedSetxattr {
+                setxattrFlags = try r.read()
+                try r.skip(4)
+            }
             let name = try r.readCString()
             guard !name.isEmpty else { throw .invalidName }
-            return .setxattr(name: name, value: try r.readBytes(Int(size)), flags: flags)
+            return .setxattr(name: name, value: try r.readBytes(Int(size)), flags: flags, killSetGID: setxattrFlags & 1 != 0)
         case .getxattr:
             let size: UInt32 = try r.read()
             try r.skip(4)

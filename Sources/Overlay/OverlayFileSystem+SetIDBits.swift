@@ -19,6 +19,14 @@ extension OverlayFileSystem {
         if try dropSetIDBits(of: file.descriptor, caller: ctx) { ctx.notifier?.invalidateAttributes(inode) }
     }
 
+    public func dropSetGID(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) {
+        // The xattr change just copied the file up; the kernel drops its cached attributes
+        // after an ACL change (fs/fuse/acl.c), so the mode needs no notification.
+        let (node, stat) = try hostStat(inode)
+        guard node.layer == 0, stat.permissions & 0o2000 != 0 else { return }
+        _ = try setAttributes(ctx, inode: inode, changes: AttributeChanges(mode: stat.permissions & ~0o2000))
+    }
+
     /// Returns whether the mode changed. setgid goes when the group may execute, or when the
     /// caller is not in the file's group (the kernel's rule since 6.3; `caller` nil: a member).
     @discardableResult

@@ -108,8 +108,8 @@ struct DispatcherTests {
         let harness = DispatchHarness(configuration: configuration)
         let replies = harness.send(Golden.initialize).replies
         guard replies.count == 1, replies[0].count == 80 else { Issue.record("replies: \(replies)"); return }
-        // + FUSE_POSIX_ACL (bit 20) and FUSE_DONT_MASK (bit 6)
-        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x50d4_f079)
+        // + FUSE_POSIX_ACL (bit 20), FUSE_DONT_MASK (bit 6) and FUSE_SETXATTR_EXT (bit 29)
+        #expect(readLE32(replies[0], at: Self.initOutFlags) == 0x70d4_f079)
         // A kernel that does not offer POSIX_ACL applies the umask itself: DONT_MASK is dropped.
         let withoutACL = DispatchHarness(configuration: configuration)
         let plain = withoutACL.send(Self.initRequest(flags: 0x7fef_fffb)).replies

@@ -113,6 +113,23 @@ extension Golden {
             0x61, 0x62, 0x63,                               // value = "abc" (size bytes, no NUL)
         ])
 
+    /// FUSE_SETXATTR system.posix_acl_access (a 4-byte stand-in value) with the 16-byte
+    /// fuse_setxattr_in of FUSE_SETXATTR_EXT and FUSE_SETXATTR_ACL_KILL_SGID. 84 bytes.
+    static let setxattrExtended = message(
+        header: fuseInHeader(len: 84, opcode: 21, unique: 0x2b, nodeid: 0x42),
+        body: [
+            // struct fuse_setxattr_in (16 bytes)
+            0x04, 0x00, 0x00, 0x00,                         // size = 4
+            0x00, 0x00, 0x00, 0x00,                         // flags = 0
+            0x01, 0x00, 0x00, 0x00,                         // setxattr_flags = FUSE_SETXATTR_ACL_KILL_SGID
+            0x00, 0x00, 0x00, 0x00,                         // padding
+            0x73, 0x79, 0x73, 0x74, 0x65, 0x6d, 0x2e,       // "system."
+            0x70, 0x6f, 0x73, 0x69, 0x78, 0x5f, 0x61, 0x63, // "posix_ac"
+            0x6c, 0x5f, 0x61, 0x63, 0x63, 0x65, 0x73, 0x73, // "l_access"
+            0x00,                                           // NUL
+            0x02, 0x00, 0x00, 0x00,                         // value (4 bytes)
+        ])
+
     /// FUSE_GETXATTR user.k into a 256-byte buffer. 55 bytes.
     static let getxattr = message(
         header: fuseInHeader(len: 55, opcode: 22, unique: 0x2a, nodeid: 0x41),

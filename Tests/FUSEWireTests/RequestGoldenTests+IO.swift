@@ -89,13 +89,28 @@ struct RequestGoldenIOTests {
     @Test func setxattrDecodesCompatStructNameAndValueView() throws {
         try withDecoded(Golden.setxattr) { request, message in
             expectHeader(request.header, len: 58, opcode: 21, unique: 0x29, nodeid: 0x40)
-            guard case .setxattr(let name, let value, let flags) = request.body else {
+            guard case .setxattr(let name, let value, let flags, let killSetGID) = request.body else {
                 Issue.record("not SETXATTR: \(request.body)"); return
             }
             #expect(name == Array("user.k".utf8))
             #expect(Array(value) == Array("abc".utf8))
             #expect(flags == 1)  // XATTR_CREATE
+            #expect(!killSetGID)
             #expect(isView(value, of: message, at: Golden.setxattrValueOffset, count: 3))
+        }
+    }
+
+    @Test func setxattrDecodesTheExtendedStructWhenAgreed() throws {
+        try withMessage(Golden.setxattrExtended) { message in
+            let request = try FUSERequest.decode(message, extendedSetxattr: true)
+            expectHeader(request.header, len: 84, opcode: 21, unique: 0x2b, nodeid: 0x42)
+            guard case .setxattr(let name, let value, let flags, let killSetGID) = request.body else {
+                Issue.record("not SETXATTR: \(request.body)"); return
+            }
+            #expect(name == Array("system.posix_acl_access".utf8))
+            #expect(Array(value) == [2, 0, 0, 0])
+            #expect(flags == 0)
+            #expect(killSetGID)
         }
     }
 

@@ -367,6 +367,10 @@ expect_eq "... and a new directory, which inherits it" "775 default:user:65534:r
 expect_eq "... and grants the named user" "user:65534:rwx" "$(getfacl -ncp acl-dir/new 2>/dev/null | grep '^user:65534:' | cut -f1)"
 check "... who may write the file" as_nobody sh -c 'echo y > acl-dir/new'
 expect_eq "elsewhere the umask applies" "644" "$(stat -c %a plain-umask)"
+# An ACL set by an owner outside the file's group clears setgid (FUSE_SETXATTR_EXT).
+echo g > acl-sgid && chown 65534:0 acl-sgid && chmod 2755 acl-sgid
+as_nobody setfacl -m u:65534:rwx acl-sgid
+expect_eq "an ACL set by an owner outside the file's group clears setgid" "775" "$(stat -c %a acl-sgid)"
 # O_TMPFILE (FUSE_TMPFILE): a file without a name in a lower directory, linked into place by
 # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd; one opened with O_EXCL may not be linked; one
 # never linked leaves nothing behind. As another user the file is that user's.
