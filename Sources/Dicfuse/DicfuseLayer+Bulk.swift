@@ -22,6 +22,7 @@ extension DicfuseLayer {
         guard !cancelled() else { return 0 }
         let run = BulkRun(batches: try uncachedBatches(below: path))
         guard !run.batches.isEmpty else { return 0 }
+        logger.info("prefetch started", metadata: ["path": "\(String(decoding: path, as: UTF8.self))", "batches": "\(run.batches.count)"])
         // The batches run on threads of their own, so that this request can answer as soon as it
         // is cancelled (`prefetch` got Ctrl-C) or interrupted (it was killed: the kernel waits
         // for the answer even then). Batches already requested finish in the background and

@@ -467,9 +467,11 @@ check "stalled server: the mount answers after the interrupts" sh -c "timeout 2 
 # (--fetch-timeout 3); the batch goes on in the daemon. A killed prefetch sends no cancel request,
 # only the kernel's INTERRUPT: the daemon stops that prefetch too, instead of fetching the rest of
 # the subtree for nobody. Two subtrees, so the second has blobs of its own to wait for.
+started=$(grep -c "prefetch started" "$WORK/off.log")
 "$BIN" prefetch "$M" dir > "$WORK/pf-stop.out" 2>&1 &
 PF=$!
-sleep 0.5
+for _ in $(seq 100); do [ "$(grep -c "prefetch started" "$WORK/off.log")" -gt "$started" ] && break; sleep 0.05; done
+sleep 0.2
 start=$(date +%s%N)
 kill -INT "$PF"
 wait "$PF"; status=$?
@@ -478,10 +480,17 @@ check "stalled server: Ctrl-C stops prefetch at once (${took} ms)" test "$took" 
 expect_eq "stalled server: a stopped prefetch exits 130" "130" "$status"
 check "stalled server: a stopped prefetch says so" grep -q "(stopped)" "$WORK/pf-stop.out"
 check "stalled server: the daemon logs the cancel" grep -q "prefetch cancelled" "$WORK/off.log"
+started=$(grep -c "prefetch started" "$WORK/off.log")
+"$BIN" prefetch "$M" walk > /dev/null 2>&1 &
+PF=$!
+# Killed once the daemon works on it (on a loaded host that may take longer than a fixed delay).
+for _ in $(seq 100); do [ "$(grep -c "prefetch started" "$WORK/off.log")" -gt "$started" ] && break; sleep 0.05; done
+sleep 0.2
 start=$(date +%s%N)
-timeout -s KILL 0.5 "$BIN" prefetch "$M" walk > /dev/null 2>&1
+kill -KILL "$PF"; wait "$PF" 2>/dev/null
 took=$(elapsed_ms "$start")
 check "stalled server: a killed prefetch ends at once (${took} ms)" test "$took" -lt 1500
+for _ in $(seq 40); do grep -q "prefetch interrupted" "$WORK/off.log" && break; sleep 0.05; done
 check "stalled server: the daemon logs the interrupt" grep -q "prefetch interrupted" "$WORK/off.log"
 check "stalled server: the mount answers after the stopped prefetches" sh -c "timeout 2 cat '$M/plain.txt' | grep -q 'plain file'"
 check "stalled server: the stopped prefetches' batches end with their timeout" python3 -c '
