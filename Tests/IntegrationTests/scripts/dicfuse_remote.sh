@@ -299,7 +299,7 @@ expect_eq "prefetch fetched them in one batch request" "1" "$(grep -c 'fetched b
 # itself, which sent the whole request to the read-every-file fallback), and a path outside the
 # mount is refused (the fallback would read files there).
 "$BIN" prefetch "$M" link-to-plain > "$WORK/pf-link.out" 2>&1
-check "prefetch of a symlink prefetches its target in bulk" sh -c "grep -q 'prefetch: 1 objects' '$WORK/pf-link.out' && test -f '$CACHE/blobs/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c1-2)/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c3-)'"
+check "prefetch of a symlink prefetches its target in bulk" sh -c "grep -q 'prefetch: 1 objects' '$WORK/pf-link.out' && test -f '$CACHE/blobs/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c1-2)/$(git -C "$R" rev-parse HEAD:plain.txt | cut -c3-)' || { cat '$WORK/pf-link.out'; grep -i 'prefetch\|fetched' '$WORK/pf.log' | tail -5; false; }"
 expect_eq "prefetch of a path outside the mount: exit 2, one line" "2 1" \
     "$("$BIN" prefetch "$M" /etc > /dev/null 2> "$WORK/pf-out.err"; echo "$? $(wc -l < "$WORK/pf-out.err")")"
 check "... saying so" grep -q "/etc: not inside the mount" "$WORK/pf-out.err"
