@@ -357,7 +357,16 @@ extension OverlayFileSystem {
     public func setAttributes(_ ctx: RequestContext, inode: InodeNumber, changes: AttributeChanges) throws(Errno) -> Attributes {
         // A ctime-only SETATTR (the writeback cache after an unlink or a link) changes nothing
         // we keep: no copy-up, and it works on an unlinked lower file too.
-        if changes.changesNothing { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
+        if changes.changesNothing {
+            // Without the writeback cache nothing but chown(f, -1, -1) sends a SETATTR with
+            // no field we decode (just FATTR_CTIME): the kernel does not flag it for the set-ID
+            // bits (HANDLE_KILLPRIV_V2 flags only a chown that changes an id), yet the VFS
+            // clears them on every chown, as ext4 and overlayfs do.
+            if !options.writebackCache, let cleared = try setIDBitsAChownClears(ctx, inode: inode) {
+                return try setAttributes(ctx, inode: inode, changes: AttributeChanges(mode: cleared))
+            }
+            return try getAttributes(ctx, inode: inode, handle: changes.handle)
+        }
         let path: [UInt8]
         do {
             path = try changingNamespace { () throws(Errno) -> [UInt8] in try copyUp(inode) }

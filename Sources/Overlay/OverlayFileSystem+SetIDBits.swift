@@ -27,16 +27,32 @@ extension OverlayFileSystem {
         _ = try setAttributes(ctx, inode: inode, changes: AttributeChanges(mode: stat.permissions & ~0o2000))
     }
 
+    /// The mode a chown leaves a regular file with set-ID bits (setuid goes, setgid when the
+    /// group may execute), nil when it keeps the mode.
+    func setIDBitsAChownClears(_ ctx: RequestContext, inode: InodeNumber) throws(Errno) -> UInt32? {
+        let (_, stat) = try hostStat(inode)
+        guard stat.fileType == .regular else { return nil }
+        let kept = Self.clearingSetIDBits(stat.permissions, callerOutsideGroup: false)
+        return kept == stat.permissions ? nil : kept
+    }
+
+    /// `permissions` without setuid, and without setgid when the group may execute or the
+    /// caller is outside the file's group.
+    static func clearingSetIDBits(_ permissions: UInt32, callerOutsideGroup: Bool) -> UInt32 {
+        let kept = permissions & ~0o4000
+        return kept & 0o010 != 0 || callerOutsideGroup ? kept & ~0o2000 : kept
+    }
+
     /// Returns whether the mode changed. setgid goes when the group may execute, or when the
     /// caller is not in the file's group (the kernel's rule since 6.3; `caller` nil: a member).
     @discardableResult
     func dropSetIDBits(of fd: FileDescriptor, caller: RequestContext? = nil) throws(Errno) -> Bool {
         let stat = try fd.stat()
         guard stat.fileType == .regular else { return false }
-        var kept = stat.permissions & ~0o4000  // S_ISUID
-        if kept & 0o2000 != 0, kept & 0o010 != 0 || caller.map({ !CallerIdentity.isMember($0.pid, primary: $0.gid, of: stat.gid) }) == true {
-            kept &= ~0o2000  // S_ISGID
-        }
+        // Group membership is looked up only where it decides (setgid without group-exec).
+        let outside = stat.permissions & 0o2010 == 0o2000
+            && caller.map({ !CallerIdentity.isMember($0.pid, primary: $0.gid, of: stat.gid) }) == true
+        let kept = Self.clearingSetIDBits(stat.permissions, callerOutsideGroup: outside)
         let changed = kept != stat.permissions
         if changed { try fd.changeMode(to: kept) }
         // Only a privileged process can set file capabilities, so an unprivileged daemon has
