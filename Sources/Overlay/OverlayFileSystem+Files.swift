@@ -45,10 +45,7 @@ extension OverlayFileSystem {
         if writing, node.layer != 0 {
             // Passed through to its lower copy for a reader: this open could not pass through
             // to the upper copy (registerOpenFile), so no copy-up for it either.
-            if options.passthrough, state.withLock({ $0.table[inode]?.backing?.layer }) == node.layer {
-                logger.info("open refused while the file is open with passthrough", metadata: ["inode": "\(inode)"])
-                throw .textFileBusy
-            }
+            if options.passthrough, state.withLock({ $0.table[inode]?.backing?.layer }) == node.layer { throw refusedWhilePassedThrough(inode) }
             path = try changingNamespace { () throws(Errno) -> [UInt8] in
                 try copyUp(inode, withData: hostFlags & O_TRUNC_VALUE == 0)
             }
@@ -130,13 +127,19 @@ extension OverlayFileSystem {
             // of 1 MiB or more, while this open wants the upper copy), or this open may not pass
             // through (writing a setuid file), and the kernel fails any open of a passed-through
             // inode that does not pass through too with EIO: busy, said in a log line.
-            logger.info("open refused while the file is open with passthrough", metadata: ["inode": "\(id)"])
             descriptor.closeQuietly()
-            throw .textFileBusy
+            throw refusedWhilePassedThrough(id)
         }
         let cachedMode = flags.isDisjoint(with: [.passthrough, .directIO])
         let handle = insertHandle(OpenFile(node: id, descriptor: descriptor, layer: index, backing: backing, cachedMode: cachedMode))
         return OpenResult(handle: handle, flags: flags, backingID: backing)
+    }
+
+    /// ETXTBSY, logged, for an open the kernel would fail with EIO: the inode passes through to
+    /// a backing file this open may not use.
+    private func refusedWhilePassedThrough(_ id: InodeNumber) -> Errno {
+        logger.info("open refused while the file is open with passthrough", metadata: ["inode": "\(id)"])
+        return .textFileBusy
     }
 
     /// Registers an open file as a handle; its node stays alive until the handle is released.
@@ -374,16 +377,12 @@ extension OverlayFileSystem {
             // Unlinked but still open (ftruncate or fchmod of a deleted temporary file): no path
             // is left, so change the file through one of its open descriptors.
             // A handle's descriptor, else the node's own (noOpen mode), kept alive while in use.
-            var open = descriptorOfUnlinked(inode, upperOnly: true)
-            if open == nil {
-                // An unlinked lower file: the times the writeback cache stores when it is
-                // closed have nowhere to go (the lower stays as it is) and need nowhere. Other
-                // changes (fchmod, ftruncate of the open file) copy it up, unnamed.
-                let lower = state.withLock { ($0.table[inode]?.layer ?? 0) != 0 }
-                if lower && changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
-                if lower, try copyUpDetached(inode) { open = descriptorOfUnlinked(inode, upperOnly: true) }
-            }
-            guard let fd = open else { throw .staleNFSFileHandle }
+            // An unlinked lower file: the times the writeback cache stores when it is closed
+            // have nowhere to go (the lower stays as it is) and need nowhere. Other changes
+            // (fchmod, ftruncate of the open file) copy it up, unnamed.
+            let lower = state.withLock { ($0.table[inode]?.layer ?? 0) != 0 }
+            if lower && changes.changesOnlyTimes { return try getAttributes(ctx, inode: inode, handle: changes.handle) }
+            guard let fd = try changeableDescriptorOfUnlinked(inode) else { throw .staleNFSFileHandle }
             defer { fd.closeQuietly() }
             return try setAttributes(of: fd, inode: inode, changes: changes)
         }

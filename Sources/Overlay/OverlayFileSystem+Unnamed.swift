@@ -62,6 +62,13 @@ extension OverlayFileSystem {
         descriptorOfUnlinked(id, upperOnly: true)
     }
 
+    /// A writable copy of the descriptor of a nameless file's upper copy, for a change through
+    /// a program's descriptor; a deleted lower file is copied up first (copyUpDetached).
+    func changeableDescriptorOfUnlinked(_ id: InodeNumber) throws(Errno) -> FileDescriptor? {
+        if let open = descriptorOfUnlinked(id, upperOnly: true) { return open }
+        return try copyUpDetached(id) ? descriptorOfUnlinked(id, upperOnly: true) : nil
+    }
+
     /// A copy of an open descriptor of a file that has no name (unlinked while open, or an
     /// O_TMPFILE file not linked yet): the only way to it left. A copy, so a RELEASE on another
     /// thread cannot close it under the caller, who closes it. `upperOnly`: one of the upper

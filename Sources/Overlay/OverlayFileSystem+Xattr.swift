@@ -107,9 +107,8 @@ extension OverlayFileSystem {
     /// descriptor of a deleted file), through a copy of one of its open descriptors; a change
     /// to a lower file copies it up first (copyUpDetached).
     private func onUnlinked<R>(_ inode: InodeNumber, upperOnly: Bool, _ body: (FileDescriptor) throws(Errno) -> R) throws(Errno) -> R {
-        var fd = descriptorOfUnlinked(inode, upperOnly: upperOnly)
-        if fd == nil, upperOnly, try copyUpDetached(inode) { fd = descriptorOfUnlinked(inode, upperOnly: true) }
-        guard let fd else { throw .staleNFSFileHandle }
+        let open = upperOnly ? try changeableDescriptorOfUnlinked(inode) : descriptorOfUnlinked(inode, upperOnly: false)
+        guard let fd = open else { throw .staleNFSFileHandle }
         defer { fd.closeQuietly() }
         return try body(fd)
     }
